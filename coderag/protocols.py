@@ -1,0 +1,216 @@
+"""The data types and backend Protocols that every chunker, embedder and store implements.
+
+Builtin backends and third-party plugins implement the same Protocols; the
+conformance kit in :mod:`coderag.testing` checks them.  This module imports
+nothing heavy so that plugins can depend on it at no cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
+from typing import Sequence
+from typing import runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one file that is indexed and returned as a unit.
+
+    ``start_line`` and ``end_line`` are 1-based and inclusive, counted on
+    ``"\\n"``; ``text`` is exactly those lines joined by ``"\\n"``.
+    """
+
+    path: str
+    start_line: int
+    end_line: int
+    text: str
+    language: str
+    symbol: str = ""
+    """Qualified name of the definition (``Class.method``), or ``""`` for a window."""
+    kind: str = "window"
+    """``function``, ``method``, ``class``, ``module``... or ``window`` for the fallback."""
+    context: str = ""
+    """Text that helps find this chunk but is not part of its span (enclosing class header, ...)."""
+
+
+@dataclass(frozen=True)
+class LexicalDoc:
+    """What a lexical store indexes for one chunk.
+
+    The text fields are already code-tokenised (space separated, lower case)
+    by :func:`coderag.tokenize.code_tokens`, so stores need only a cheap
+    whitespace analyzer.
+    """
+
+    label: int
+    symbol: str
+    path: str
+    body: str
+
+
+@dataclass
+class Hit:
+    """One search result: a span of a file with its score."""
+
+    path: str
+    start_line: int
+    end_line: int
+    score: float
+    language: str = ""
+    symbol: str = ""
+    kind: str = ""
+    text: str = ""
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "score": round(float(self.score), 6),
+            "language": self.language,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "text": self.text,
+        }
+
+
+@runtime_checkable
+class Chunker(Protocol):
+    """Splits one file's text into chunks.
+
+    Must be deterministic, pure (no I/O) and picklable, because it runs in
+    worker processes.  Chunks must lie within the file, in order, with exact
+    line numbers; they may overlap but should not.
+    """
+
+    name: str
+    version: str
+    """Bump when the output changes: the index re-chunks everything it chunked with another version."""
+
+    def chunk(self, path: str, text: str, language: str) -> list[Chunk]:
+        """Return the chunks of ``text`` (the content of ``path``)."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to unit-length float32 vectors.
+
+    ``model_id`` identifies the exact weights (name plus content hash): the
+    index re-embeds everything when it changes.  Instances are created once
+    per process (workers re-create them through their factory), so heavy
+    loading belongs in the constructor or on first use, never at import.
+    """
+
+    model_id: str
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> "np.ndarray":
+        """Return an ``(len(texts), dim)`` float32 array of L2-normalised rows."""
+        ...
+
+    def embed_query(self, text: str) -> "np.ndarray":
+        """Return a ``(dim,)`` float32 L2-normalised vector for a search query."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Approximate nearest neighbour search over labelled unit vectors, on disk.
+
+    Created by a factory called as ``factory(directory, dim=..., **options)``.
+    Changes become durable only at :meth:`commit`, which must be atomic: a
+    crash before or during it leaves the previously committed state.
+    Labels are unique ``int`` ids chosen by coderag and never reused.
+    """
+
+    def add(self, labels: "np.ndarray", vectors: "np.ndarray") -> None:
+        """Add vectors under the given int64 labels."""
+        ...
+
+    def delete(self, labels: Sequence[int]) -> None:
+        """Remove labels; unknown labels are ignored."""
+        ...
+
+    def search(self, vector: "np.ndarray", k: int) -> list[tuple[int, float]]:
+        """Return up to ``k`` ``(label, cosine similarity)`` pairs, best first."""
+        ...
+
+    def commit(self) -> None:
+        """Make all changes durable, atomically."""
+        ...
+
+    def close(self) -> None:
+        """Release files and memory; uncommitted changes are dropped."""
+        ...
+
+    def __len__(self) -> int:
+        """Number of live (not deleted) vectors."""
+        ...
+
+
+@runtime_checkable
+class LexicalStore(Protocol):
+    """Keyword (BM25-style) search over :class:`LexicalDoc` documents, on disk.
+
+    Created by a factory called as ``factory(directory, **options)``.  Same
+    durability rules as :class:`VectorStore`.
+    """
+
+    def add(self, docs: Sequence[LexicalDoc]) -> None:
+        ...
+
+    def delete(self, labels: Sequence[int]) -> None:
+        ...
+
+    def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Return up to ``k`` ``(label, score)`` pairs, best first.
+
+        ``query_tokens`` come from :func:`coderag.tokenize.query_tokens`.
+        """
+        ...
+
+    def commit(self) -> None:
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def __len__(self) -> int:
+        ...
+
+
+class Registry:
+    """What a ``coderag_register_*`` hook receives: call it to register a factory.
+
+    ``register(name, factory, *, description="")``: ``factory`` is called
+    lazily, only when the backend is chosen, so a plugin module must not
+    import heavy libraries at import time.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.factories: dict[str, Any] = {}
+        self.descriptions: dict[str, str] = {}
+        self.providers: dict[str, str] = {}
+        self._current_plugin = ""
+
+    def __call__(self, name: str, factory: Any, *, description: str = "") -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError(f"{self.kind} backend names must be non-empty strings, got {name!r}")
+        if name in self.factories:
+            raise ValueError(
+                f"{self.kind} backend {name!r} is registered twice "
+                f"(by {self.providers[name]!r} and {self._current_plugin!r})"
+            )
+        self.factories[name] = factory
+        self.descriptions[name] = description
+        self.providers[name] = self._current_plugin
+
