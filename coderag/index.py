@@ -1,0 +1,177 @@
+"""The Python API: :class:`Index`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from coderag.config import Settings
+from coderag.config import load_settings
+from coderag.errors import ConfigError
+from coderag.errors import IndexCorrupt
+from coderag.errors import NoIndex
+from coderag.gitio import STAGED
+from coderag.gitio import Repo
+from coderag.indexer import UpdateReport
+from coderag.indexer import Updater
+from coderag.manifest import Manifest
+from coderag.protocols import Hit
+from coderag.storage import MANIFEST_NAME
+from coderag.storage import IndexLocation
+from coderag.storage import WriteLock
+
+CANDIDATES = 100
+"""Candidates taken from each retriever before fusion and re-ranking."""
+
+
+class Index:
+    """A repository's code search index.
+
+    ``Index.open(path)`` finds the repository and its index without building
+    anything; :meth:`update` builds or refreshes it; :meth:`search` answers.
+    """
+
+    def __init__(self, repo: Repo, settings: Settings) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.location = IndexLocation(repo.index_dir())
+        self._reader: _Reader | None = None
+        self._embedder = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".", config: dict[str, str] | None = None) -> "Index":
+        """Open the index of the git repository containing ``path``.
+
+        :param config: extra ``coderag.*`` settings overriding git config,
+            e.g. ``{"coderag.embedder.model": "/models/potion"}``.
+        """
+        repo = Repo.discover(path)
+        return cls(repo, load_settings(repo.root, config))
+
+    # ------------------------------------------------------------------
+    def update(self, rev: str = "HEAD", *, staged: bool = False, full: bool = False, wait: bool = True,
+               progress=None) -> UpdateReport:
+        """Bring the index up to date with ``rev`` (or the staging area); returns what changed."""
+        target = STAGED if staged else rev
+        report = Updater(self.repo, self.settings, progress=progress).run(target, full=full, wait=wait)
+        self.close()
+        return report
+
+    def search(self, query: str, k: int = 10, *, mode: str = "hybrid", path: str | None = None,
+               language: str | None = None) -> list[Hit]:
+        """Return the ``k`` best :class:`~coderag.protocols.Hit` for ``query``, best first."""
+        from coderag.search import Candidates
+        from coderag.search import is_identifier_query
+        from coderag.search import rank
+        from coderag.tokenize import query_tokens
+
+        if not query or not query.strip():
+            raise ConfigError("empty query")
+        if k <= 0:
+            return []
+        reader = self._open_reader()
+        pool = max(CANDIDATES, k * 3) * (4 if (path or language) else 1)
+        lexical: list[tuple[int, float]] = []
+        semantic: list[tuple[int, float]] = []
+        if mode in ("hybrid", "lexical"):
+            tokens = query_tokens(query)
+            lexical = reader.stores.lexical.search(tokens, pool) if tokens else []
+        # A bare identifier is a keyword lookup: skip the model (and its load time) in hybrid mode.
+        if mode == "semantic" or (mode == "hybrid" and not is_identifier_query(query)):
+            vector = self._query_embedder().embed_query(query)
+            semantic = reader.stores.vectors.search(vector, pool)
+        labels = list(dict.fromkeys([label for label, _ in lexical] + [label for label, _ in semantic]))
+        rows = reader.manifest.chunks_by_label(labels, reader.generation)
+        return rank(query, Candidates(lexical, semantic), rows, k, mode, self.settings.weights, path, language)
+
+    def status(self) -> dict[str, Any]:
+        """What is indexed, with which settings, and how far behind HEAD it is."""
+        head = self.repo.resolve("HEAD")
+        info: dict[str, Any] = {"repository": str(self.repo.root), "index_dir": str(self.location.root),
+                                "head": head, "indexed": False}
+        holder = WriteLock(self.location.root).holder()
+        info["updating"] = holder is not None
+        info["update_pid"] = holder
+        info["last_background"] = self.location.read_status() or None
+        current = self.location.current()
+        if current is None or not (current / MANIFEST_NAME).exists():
+            return info
+        manifest = Manifest(current / MANIFEST_NAME, readonly=True)
+        try:
+            meta = manifest.meta()
+            info.update(indexed=True, commit=meta.get("commit") or None, target=meta.get("target"),
+                        generation=int(meta.get("generation", "0")),
+                        embedder=meta.get("embedder"), chunker=meta.get("chunker"),
+                        vector_store=meta.get("vector_store"), lexical_store=meta.get("lexical_store"),
+                        indexed_at=float(meta.get("indexed_at", "0") or 0))
+            info.update(manifest.counts())
+        finally:
+            manifest.close()
+        info["stale"] = bool(head and info.get("commit") != head)
+        return info
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------
+    def _query_embedder(self):
+        if self._embedder is None:
+            from coderag.plugins import create_backend
+
+            self._embedder = create_backend("embedder", self.settings.backends["embedder"],
+                                            **self.settings.options["embedder"])
+        return self._embedder
+
+    def _open_reader(self) -> "_Reader":
+        current = self.location.current()
+        if current is None or not (current / MANIFEST_NAME).exists():
+            raise NoIndex(f"no coderag index in {self.repo.root}: run `git coderag index` first")
+        if self._reader is not None and self._reader.is_current(current):
+            return self._reader
+        self.close()
+        self._reader = _Reader(current, self.settings)
+        return self._reader
+
+    @property
+    def indexed_commit(self) -> str | None:
+        """The commit the open index was built from (``None`` for staged content)."""
+        return self._open_reader().meta.get("commit") or None
+
+
+class _Reader:
+    """A read-only view of one committed generation (manifest + stores)."""
+
+    def __init__(self, data_dir: Path, settings: Settings) -> None:
+        from coderag.stores_access import IndexStores
+
+        self.data_dir = data_dir
+        self.manifest = Manifest(data_dir / MANIFEST_NAME, readonly=True)
+        self.meta = self.manifest.meta()
+        if "generation" not in self.meta:
+            self.manifest.close()
+            raise NoIndex("the index is still being built: wait for `git coderag index` to finish")
+        self.generation = int(self.meta["generation"])
+        dim = int(self.meta.get("dim", "0") or 0)
+        if dim <= 0:
+            self.manifest.close()
+            raise IndexCorrupt("index manifest has no vector dimension: run `git coderag index --full`")
+        try:
+            self.stores = IndexStores.open(data_dir, settings, dim, readonly=True)
+        except BaseException:
+            self.manifest.close()
+            raise
+
+    def is_current(self, data_dir: Path) -> bool:
+        return data_dir == self.data_dir and self.manifest.generation == self.generation
+
+    def close(self) -> None:
+        self.stores.close()
+        self.manifest.close()

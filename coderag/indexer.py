@@ -1,0 +1,264 @@
+"""One update of the index: from what the manifest holds to what git holds.
+
+The update is all-or-nothing (see :mod:`coderag.manifest` for the generation
+scheme): rows of the new generation and store additions are written first,
+the stores commit, and one small SQLite transaction then makes the new
+generation the committed one.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Callable
+from typing import Iterator
+
+import numpy as np
+
+from coderag.config import Settings
+from coderag.errors import CoderagError
+from coderag.gitio import STAGED
+from coderag.gitio import Repo
+from coderag.manifest import FORMAT_VERSION
+from coderag.manifest import FileRow
+from coderag.manifest import Manifest
+from coderag.pipeline import BatchResult
+from coderag.pipeline import BatchWorker
+from coderag.pipeline import PreparedFile
+from coderag.pipeline import skip_reason_for_mode
+from coderag.storage import MANIFEST_NAME
+from coderag.storage import IndexLocation
+from coderag.storage import WriteLock
+from coderag.stores_access import IndexStores
+
+INLINE_MAX_FILES = 64
+"""Up to this many changed files an update runs in-process: a pool costs more than it saves."""
+DEFAULT_BATCH_FILES = 64
+ERROR_EXAMPLES = 10
+
+
+@dataclass
+class UpdateReport:
+    """What an update did (``git coderag index --json`` prints it)."""
+
+    target: str = "HEAD"
+    commit: str | None = None
+    full: bool = False
+    rebuilt_because: str = ""
+    files_added: int = 0
+    files_removed: int = 0
+    files_unchanged: int = 0
+    files_skipped: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_embedded: int = 0
+    chunks_cached: int = 0
+    bytes_read: int = 0
+    workers: int = 1
+    errors: dict[str, int] = field(default_factory=dict)
+    error_examples: list[dict[str, str]] = field(default_factory=list)
+    skipped_examples: list[dict[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    generation: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def settings_identity(settings: Settings, embedder_model_id: str, dim: int) -> dict[str, str]:
+    """What the stored index depends on: a change of any value means a rebuild."""
+    return {
+        "format_version": str(FORMAT_VERSION),
+        "chunker": settings.identity("chunker"),
+        "embedder": embedder_model_id,
+        "dim": str(dim),
+        "vector_store": settings.identity("vector_store"),
+        "lexical_store": settings.identity("lexical_store"),
+    }
+
+
+class Updater:
+    """Brings one repository's index up to date with a target tree."""
+
+    def __init__(self, repo: Repo, settings: Settings, progress: Callable[[str, int, int], None] | None = None):
+        self.repo = repo
+        self.settings = settings
+        self.location = IndexLocation(repo.index_dir())
+        self.progress = progress or (lambda stage, done, total: None)
+
+    def run(self, target: str = "HEAD", full: bool = False, wait: bool = True) -> UpdateReport:
+        lock = WriteLock(self.location.root)
+        lock.acquire(wait=wait)
+        try:
+            return self._run_locked(target, full)
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------
+    def _run_locked(self, target: str, full: bool) -> UpdateReport:
+        started = time.perf_counter()
+        report = UpdateReport(target=target, full=full)
+        commit = None if target == STAGED else self.repo.resolve(target)
+        if target != STAGED and commit is None:
+            raise CoderagError("HEAD has no commits yet (unborn branch): commit something, or use --staged")
+        report.commit = commit
+        entries = self.repo.entries(target)
+
+        worker = BatchWorker(str(self.repo.root), self.settings, None)
+        wanted = settings_identity(self.settings, worker.embedder.model_id, worker.embedder.dim)
+        data_dir, reason = self._choose_data_dir(wanted, full)
+        report.rebuilt_because = reason
+        fresh = reason != ""
+        manifest = Manifest(data_dir / MANIFEST_NAME)
+        stores = IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False)
+        try:
+            worker.manifest_path = str(data_dir / MANIFEST_NAME)
+            self._recover(manifest, stores)
+            generation = manifest.generation + 1
+            live = manifest.live_files()
+            to_remove = [p for p, row in live.items() if p not in entries or entries[p].blob != row.blob]
+            to_add = [e for p, e in entries.items() if p not in live or live[p].blob != e.blob]
+            report.files_unchanged = len(entries) - len(to_add)
+            report.files_removed = sum(1 for p in to_remove if p not in entries)
+            report.chunks_removed = len(manifest.chunk_labels_for_paths(to_remove, manifest.generation))
+            manifest.begin()
+            for path in to_remove:
+                manifest.kill_path(path, generation)
+            manifest.commit()
+            self._add_files(to_add, manifest, stores, worker, generation, report)
+            t0 = time.perf_counter()
+            stores.delete(manifest.dead_labels())
+            stores.commit()
+            report.seconds["store_commit"] = time.perf_counter() - t0
+            manifest.begin()
+            manifest.flip(generation, {**wanted, "target": target, "commit": commit or "",
+                                       "indexed_at": time.time()})
+            manifest.purge_dead_before(generation)
+            manifest.commit()
+            report.generation = generation
+        except BaseException:
+            manifest.rollback()
+            stores.close()
+            manifest.close()
+            if fresh:  # a half-built fresh index is useless; the old one stays live
+                import shutil
+
+                shutil.rmtree(data_dir, ignore_errors=True)
+            raise
+        stores.close()
+        manifest.close()
+        if fresh:
+            self.location.switch(data_dir)
+        report.seconds["total"] = time.perf_counter() - started
+        return report
+
+    def _choose_data_dir(self, wanted: dict[str, str], full: bool) -> tuple[Path, str]:
+        current = self.location.current()
+        if full:
+            return self.location.new_data_dir(), "--full"
+        if current is None or not (current / MANIFEST_NAME).exists():
+            return self.location.new_data_dir(), "no index yet"
+        try:
+            existing = Manifest(current / MANIFEST_NAME, readonly=True)
+            meta = existing.meta()
+            existing.close()
+        except CoderagError:
+            return self.location.new_data_dir(), "the old index was unreadable"
+        if meta.get("generation") is None:
+            return self.location.new_data_dir(), "the old index never completed"
+        for key, value in wanted.items():
+            if meta.get(key) != value:
+                return self.location.new_data_dir(), f"{key} changed ({meta.get(key) or 'none'} -> {value})"
+        return current, ""
+
+    def _recover(self, manifest: Manifest, stores: "IndexStores") -> None:
+        """Undo what a crashed update left: rows and store labels of an uncommitted generation."""
+        orphans = manifest.uncommitted_labels()
+        if orphans or manifest.db.execute(
+                "SELECT 1 FROM files WHERE born > ? OR died > ? LIMIT 1",
+                (manifest.generation, manifest.generation)).fetchone():
+            stores.delete(orphans)
+            stores.commit()
+            manifest.begin()
+            manifest.rollback_uncommitted()
+            manifest.commit()
+
+    # ------------------------------------------------------------------
+    def _add_files(self, entries, manifest: Manifest, stores, worker: BatchWorker, generation: int,
+                   report: UpdateReport) -> None:
+        readable = []
+        sizes = self.repo.blob_sizes(e.blob for e in entries if not skip_reason_for_mode(e.mode))
+        for entry in entries:
+            reason = skip_reason_for_mode(entry.mode)
+            size = sizes.get(entry.blob)
+            if not reason and size is not None and size > self.settings.max_file_bytes:
+                reason = f"larger than {self.settings.max_file_bytes} bytes ({size})"
+            if reason:
+                self._record_file(manifest, PreparedFile(entry.path, entry.blob, "", "skipped", reason),
+                                  generation, report)
+            else:
+                readable.append((entry.path, entry.blob))
+        manifest.commit_if_open()
+        total = len(readable)
+        done = 0
+        next_label = manifest.next_label()
+        for result in self._results(readable, worker, report):
+            next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
+            done += len(result.files)
+            self.progress("files", done, total)
+
+    def _results(self, items: list[tuple[str, str]], worker: BatchWorker, report: UpdateReport) -> Iterator[BatchResult]:
+        batch = self.settings.batch_files or DEFAULT_BATCH_FILES
+        batches = [items[i:i + batch] for i in range(0, len(items), batch)]
+        workers = self.settings.workers or (os.cpu_count() or 1)
+        if len(items) <= INLINE_MAX_FILES or workers <= 1 or len(batches) < 2:
+            report.workers = 1
+            for part in batches:
+                yield worker.run(part)
+            return
+        from coderag.parallel import run_pool
+
+        report.workers = workers
+        yield from run_pool(batches, workers, str(self.repo.root), self.settings, worker.manifest_path)
+
+    def _record_file(self, manifest: Manifest, prepared: PreparedFile, generation: int, report: UpdateReport) -> None:
+        if not manifest.db.in_transaction:
+            manifest.begin()
+        manifest.add_file(FileRow(prepared.path, prepared.blob, prepared.language or "",
+                                  prepared.status, prepared.reason), generation)
+        if prepared.status == "skipped":
+            report.files_skipped += 1
+            if len(report.skipped_examples) < ERROR_EXAMPLES:
+                report.skipped_examples.append({"path": prepared.path, "reason": prepared.reason})
+        elif prepared.status == "error":
+            report.errors[prepared.stage or "read"] = report.errors.get(prepared.stage or "read", 0) + 1
+            if len(report.error_examples) < ERROR_EXAMPLES:
+                report.error_examples.append({"path": prepared.path, "stage": prepared.stage,
+                                              "reason": prepared.reason})
+        else:
+            report.files_added += 1
+
+    def _store_batch(self, result: BatchResult, manifest: Manifest, stores, generation: int, next_label: int,
+                     report: UpdateReport) -> int:
+        t0 = time.perf_counter()
+        labels = np.arange(next_label, next_label + len(result.rows), dtype=np.int64)
+        manifest.begin()
+        for prepared in result.files:
+            self._record_file(manifest, prepared, generation, report)
+        manifest.add_chunks([(int(label), *row) for label, row in zip(labels, result.rows)], generation)
+        if result.new_vectors:
+            new = result.vectors[result.new_vectors].astype(np.float16)
+            manifest.add_vectors([(result.rows[i][7], new[j].tobytes()) for j, i in enumerate(result.new_vectors)])
+        manifest.commit()
+        if len(labels):
+            stores.add(labels, result.vectors, result.lexical)
+        report.chunks_added += len(result.rows)
+        report.chunks_embedded += len(result.new_vectors)
+        report.chunks_cached += len(result.rows) - len(result.new_vectors)
+        report.bytes_read += result.bytes_read
+        for stage, secs in result.seconds.items():
+            report.seconds[stage] = report.seconds.get(stage, 0.0) + secs
+        report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - t0
+        return next_label + len(result.rows)

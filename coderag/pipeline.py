@@ -1,0 +1,249 @@
+"""The per-file work of an update: decode, filter, chunk, and describe chunks.
+
+Everything here is pure (no git, no stores) so it runs the same inline or in
+worker processes.  A file that cannot be indexed is not an error: it is kept
+in the manifest as ``skipped`` with the reason, so ``status`` can tell why.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from dataclasses import field
+
+from coderag.gitio import REGULAR_MODES
+from coderag.gitio import SUBMODULE_MODE
+from coderag.gitio import SYMLINK_MODE
+from coderag.protocols import Chunk
+from coderag.protocols import LexicalDoc
+
+LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
+BINARY_SNIFF_BYTES = 8000
+MAX_CHUNK_CHARS = 20_000
+"""Longer chunk texts are cut for embedding and keyword indexing (spans stay exact)."""
+
+
+@dataclass
+class PreparedFile:
+    """One file after chunking, or the reason it was skipped."""
+
+    path: str
+    blob: str
+    language: str
+    status: str = "indexed"
+    reason: str = ""
+    chunks: list[Chunk] = field(default_factory=list)
+    stage: str = ""
+    """The pipeline stage that failed (``read``, ``chunk``...) when status is ``error``."""
+
+
+def skip_reason_for_mode(mode: str) -> str:
+    """Why a tree entry with this mode is never read, or ``""``."""
+    if mode == SYMLINK_MODE:
+        return "symlink"
+    if mode == SUBMODULE_MODE:
+        return "submodule"
+    if mode not in REGULAR_MODES:
+        return f"unsupported mode {mode}"
+    return ""
+
+
+def decode_blob(data: bytes, max_bytes: int) -> tuple[str | None, str]:
+    """Return ``(text, "")`` or ``(None, reason)`` for a blob's bytes."""
+    if len(data) > max_bytes:
+        return None, f"larger than {max_bytes} bytes ({len(data)})"
+    if data.startswith(LFS_MAGIC):
+        return None, "git-lfs pointer"
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return None, "binary"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Mixed or legacy encodings: keep every line searchable; undecodable bytes become U+FFFD.
+        text = data.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # CRLF -> LF keeps line numbers (lines are counted on "\n") and cleans snippets.
+    return text.replace("\r\n", "\n"), ""
+
+
+def prepare_file(path: str, blob: str, data: bytes, chunker, max_bytes: int) -> PreparedFile:
+    """Decode and chunk one file; never raises for bad content."""
+    from coderag.languages import detect_language
+    from coderag.languages import is_probably_generated
+
+    text, reason = decode_blob(data, max_bytes)
+    language = detect_language(path, text[:200] if text else None)
+    prepared = PreparedFile(path, blob, language)
+    if text is None:
+        prepared.status, prepared.reason = "skipped", reason
+        return prepared
+    generated = is_probably_generated(path, text)
+    if generated:
+        prepared.status, prepared.reason = "skipped", generated
+        return prepared
+    try:
+        prepared.chunks = [c for c in chunker.chunk(path, text, language) if c.text.strip()]
+    except Exception as exc:  # a chunker bug must not stop the other files
+        prepared.status, prepared.stage = "error", "chunk"
+        prepared.reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return prepared
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: where it lives, its context, its code."""
+    head = f"{chunk.path} {chunk.symbol}".strip()
+    body = chunk.text if len(chunk.text) <= MAX_CHUNK_CHARS else chunk.text[:MAX_CHUNK_CHARS]
+    if chunk.context:
+        return f"{head}\n{chunk.context}\n{body}"
+    return f"{head}\n{body}"
+
+
+def text_hash(text: str) -> bytes:
+    """Content key of an embedding input (the embedding cache is keyed by it)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def lexical_doc(label: int, chunk: Chunk) -> LexicalDoc:
+    """The keyword-index document of a chunk, tokenised for code."""
+    from coderag.tokenize import code_tokens
+
+    body = chunk.text if len(chunk.text) <= MAX_CHUNK_CHARS else chunk.text[:MAX_CHUNK_CHARS]
+    if chunk.context:
+        body = f"{chunk.context}\n{body}"
+    return LexicalDoc(
+        label=label,
+        symbol=" ".join(code_tokens(chunk.symbol)),
+        path=" ".join(code_tokens(chunk.path)),
+        body=" ".join(code_tokens(body)),
+    )
+
+
+# ---------------------------------------------------------------------------
+# batches: the unit of work sent to a worker (or run inline)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """What one batch of files produced, in compact form for the single writer."""
+
+    files: list[PreparedFile]
+    """Per file, without chunk texts (``chunks`` emptied); ``chunk_count`` gives the rows."""
+    chunk_counts: list[int]
+    rows: list[tuple]
+    """``(path, blob, start, end, language, symbol, kind, text_hash, compressed text)``."""
+    lexical: list[tuple[str, str, str]]
+    """``(symbol tokens, path tokens, body tokens)`` per row."""
+    vectors: "object"
+    """float32 array, one row per chunk row."""
+    new_vectors: list[int]
+    """Indexes of rows whose vector was computed now (not from the cache)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    bytes_read: int = 0
+
+
+class BatchWorker:
+    """Turns ``[(path, blob), ...]`` into a :class:`BatchResult`.
+
+    One per process: it holds the chunker, the embedder, a ``git cat-file``
+    reader and a read-only view of the embedding cache.
+    """
+
+    def __init__(self, repo_root: str, settings, manifest_path: str | None) -> None:
+        from coderag.gitio import Repo
+        from coderag.plugins import create_backend
+
+        self.repo = Repo.discover(repo_root)
+        self.settings = settings
+        self.chunker = create_backend("chunker", settings.backends["chunker"], **settings.options["chunker"])
+        self.embedder = create_backend("embedder", settings.backends["embedder"], **settings.options["embedder"])
+        self.manifest_path = manifest_path
+        self._cache = None
+
+    def _cached(self, hashes: list[bytes]) -> dict[bytes, bytes]:
+        if not self.manifest_path:
+            return {}
+        if self._cache is None:
+            from pathlib import Path
+
+            from coderag.manifest import Manifest
+
+            try:
+                self._cache = Manifest(Path(self.manifest_path), readonly=True)
+            except Exception:
+                self.manifest_path = None
+                return {}
+        return self._cache.cached_vectors(hashes)
+
+    def run(self, items: list[tuple[str, str]]) -> BatchResult:
+        import time
+
+        import numpy as np
+
+        from coderag.manifest import compress
+
+        seconds = {"read": 0.0, "chunk": 0.0, "embed": 0.0}
+        t0 = time.perf_counter()
+        contents = dict(self.repo.read_blobs(blob for _, blob in items))
+        seconds["read"] = time.perf_counter() - t0
+        files, counts, rows, lexical, texts = [], [], [], [], []
+        bytes_read = 0
+        t0 = time.perf_counter()
+        for path, blob in items:
+            data = contents.get(blob)
+            if data is None:
+                prepared = PreparedFile(path, blob, "", "error", "blob missing from git", [], "read")
+            else:
+                bytes_read += len(data)
+                prepared = prepare_file(path, blob, data, self.chunker, self.settings.max_file_bytes)
+            for chunk in prepared.chunks:
+                text = embedding_text(chunk)
+                texts.append(text)
+                doc = lexical_doc(0, chunk)
+                lexical.append((doc.symbol, doc.path, doc.body))
+                rows.append((path, blob, chunk.start_line, chunk.end_line, chunk.language or prepared.language,
+                             chunk.symbol, chunk.kind, text_hash(text), compress(chunk.text)))
+            counts.append(len(prepared.chunks))
+            prepared.chunks = []
+            files.append(prepared)
+        seconds["chunk"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dim = self.embedder.dim
+        vectors = np.zeros((len(rows), dim), dtype=np.float32)
+        cached = self._cached([r[7] for r in rows]) if rows else {}
+        missing = [i for i, r in enumerate(rows) if r[7] not in cached]
+        for i, r in enumerate(rows):
+            blob = cached.get(r[7])
+            if blob is not None:
+                vectors[i] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        if missing:
+            try:
+                vectors[missing] = self.embedder.embed_documents([texts[i] for i in missing])
+            except Exception as exc:  # the embedder failed: report its files, keep the run going
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                for prepared, count in zip(files, counts):
+                    if count:
+                        prepared.status, prepared.stage, prepared.reason = "error", "embed", reason
+                counts = [0] * len(counts)
+                rows, lexical, missing = [], [], []
+                vectors = np.zeros((0, dim), dtype=np.float32)
+        seconds["embed"] = time.perf_counter() - t0
+        return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read)
+
+
+_worker: BatchWorker | None = None
+
+
+def init_worker(repo_root: str, settings, manifest_path: str | None) -> None:
+    """Pool initializer: build this process's :class:`BatchWorker` once."""
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    global _worker
+    _worker = BatchWorker(repo_root, settings, manifest_path)
+
+
+def run_batch(items: list[tuple[str, str]]) -> BatchResult:
+    """Pool task: process one batch in this worker."""
+    assert _worker is not None, "init_worker was not called"
+    return _worker.run(items)
