@@ -123,10 +123,10 @@ class DefinitionChunker:
         lines = split_lines(text)
         spec = SPECS.get(language)
         if spec is None or not lines or len(text) > MINIFIED_LINE_CHARS * len(lines) + 2000:
-            return self.windows.chunk_lines(path, lines, language)
+            return self.windows.chunk_lines(path, lines, language, self.min_lines)
         defs = self._definitions(text, lines, language)
         if defs is None:
-            return self.windows.chunk_lines(path, lines, language)
+            return self.windows.chunk_lines(path, lines, language, self.min_lines)
         return _Emitter(self, path, lines, language, spec.sep).run(defs)
 
     def _definitions(self, text: str, lines: list[str], language: str) -> list[_Def] | None:

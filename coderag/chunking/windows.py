@@ -10,6 +10,9 @@ from coderag.protocols import Chunk
 
 WINDOWS_VERSION = "1"
 
+MIN_TAIL = 3
+"""A last window adding fewer new lines than this is merged into the one before."""
+
 
 def split_lines(text: str) -> list[str]:
     """Split ``text`` into lines on ``"\\n"``; a final ``"\\n"`` ends the last line."""
@@ -138,9 +141,9 @@ class WindowChunker:
         lines = split_lines(text)
         return self.chunk_lines(path, lines, language)
 
-    def chunk_lines(self, path: str, lines: list[str], language: str) -> list[Chunk]:
+    def chunk_lines(self, path: str, lines: list[str], language: str, min_tail: int = MIN_TAIL) -> list[Chunk]:
         """Like :meth:`chunk` for text already split by :func:`split_lines`."""
         out: list[Chunk] = []
-        for lo, hi in window_spans(lines, 0, len(lines) - 1, self.window, self.overlap):
+        for lo, hi in window_spans(lines, 0, len(lines) - 1, self.window, self.overlap, min_tail):
             out.extend(make_chunks(path, lines, lo, hi, language, self.max_chunk_chars))
         return out
