@@ -1,0 +1,207 @@
+"""The handlers behind each ``git coderag`` command (argument parsing is in :mod:`coderag.cli`)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from argparse import Namespace
+
+from coderag.cli import print_json
+from coderag.errors import CoderagError
+
+
+def _open_index(args: Namespace):
+    from coderag.index import Index
+
+    return Index.open(args.directory)
+
+
+# ---------------------------------------------------------------------------
+def cmd_index(args: Namespace) -> int:
+    index = _open_index(args)
+    if args.background:
+        return _spawn_background(index, args)
+    progress = None
+    if not (args.quiet or args.json) and sys.stderr.isatty():
+        from coderag.progress import TerminalProgress
+
+        progress = TerminalProgress()
+    record = bool(os.environ.get("CODERAG_RECORD_STATUS"))
+    try:
+        report = index.update(args.rev, staged=args.staged, full=args.full, wait=not args.no_wait,
+                              progress=progress)
+    except BaseException as exc:
+        if record:  # a hook's update failed: keep the reason where `status` shows it
+            index.location.write_status({"ok": False, "finished_at": time.time(),
+                                         "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+    if record:
+        index.location.write_status({"ok": True, "finished_at": time.time(), "report": report.to_dict()})
+    if args.json:
+        print_json(report.to_dict())
+    elif not args.quiet:
+        _print_report(report, args.stats)
+    indexed_anything = report.files_added or report.files_unchanged or not report.errors
+    return 0 if indexed_anything else 1
+
+
+def _print_report(report, stats: bool) -> None:
+    what = "staged content" if report.target == ":staged" else (report.commit or "")[:12]
+    if report.rebuilt_because:
+        print(f"built a new index ({report.rebuilt_because})")
+    print(f"indexed {what}: +{report.files_added} files, -{report.files_removed}, "
+          f"{report.files_unchanged} unchanged, {report.files_skipped} skipped; "
+          f"{report.chunks_added} chunks ({report.chunks_embedded} embedded, {report.chunks_cached} reused) "
+          f"in {report.seconds.get('total', 0):.2f}s")
+    for stage, count in sorted(report.errors.items()):
+        print(f"  {count} file(s) failed at {stage}")
+    for example in report.error_examples[:5]:
+        print(f"    {example['path']}: {example['stage']}: {example['reason']}")
+    if stats:
+        total = report.seconds.get("total", 0) or 1e-9
+        files = report.files_added + report.files_skipped
+        print(f"  {files / total:.1f} files/s, {report.chunks_added / total:.1f} chunks/s, "
+              f"{report.bytes_read / total / 1e6:.2f} MB/s, workers={report.workers}")
+        for stage, secs in sorted(report.seconds.items()):
+            print(f"  {stage:<13} {secs:8.3f}s  {100 * secs / total:5.1f}%")
+        peak = report.seconds.get("peak_rss_mb")
+        if peak:
+            print(f"  peak RSS {peak:.0f} MB")
+
+
+def _spawn_background(index, args: Namespace) -> int:
+    """Start a detached ``index`` and return at once (git hooks must not wait)."""
+    log = index.location.root / "background.log"
+    index.location.root.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "coderag", "-C", str(index.repo.root), "index", "--quiet"]
+    if args.staged:
+        command.append("--staged")
+    elif args.rev != "HEAD":
+        command += ["--rev", args.rev]
+    env = dict(os.environ, CODERAG_RECORD_STATUS="1")
+    # Hooks run with GIT_INDEX_FILE etc. pointing at this invocation's state; the
+    # background process must read the repository as it will be, not as it was.
+    for name in ("GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX"):
+        if not args.staged:
+            env.pop(name, None)
+    with open(log, "ab") as out:
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                         start_new_session=True, close_fds=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+def cmd_search(args: Namespace) -> int:
+    index = _open_index(args)
+    if args.wait:
+        _wait_for_update(index)
+    query = " ".join(args.query)
+    hits = index.search(query, k=args.k, mode=args.mode, path=args.path, language=args.lang)
+    status = _freshness(index)
+    if args.json:
+        print_json({"query": query, **status, "results": [h.to_dict() for h in hits]})
+        return 0
+    if status["stale"]:
+        print(f"coderag: note: the index is at {str(status['commit'])[:12]}, HEAD is {str(status['head'])[:12]}"
+              f"{' (an update is running)' if status['updating'] else ''}", file=sys.stderr)
+    if not hits:
+        print("no results")
+        return 0
+    for hit in hits:
+        symbol = f"  {hit.symbol}" if hit.symbol else ""
+        print(f"{hit.path}:{hit.start_line}-{hit.end_line}  {hit.score:.3f}{symbol}")
+        if not args.no_snippet:
+            for line in _snippet(hit.text):
+                print(f"    {line}")
+    return 0
+
+
+def _snippet(text: str, lines: int = 4, width: int = 110) -> list[str]:
+    picked = [line.rstrip() for line in text.split("\n") if line.strip()][:lines]
+    return [line if len(line) <= width else line[: width - 1] + "…" for line in picked]
+
+
+def _freshness(index) -> dict:
+    from coderag.storage import WriteLock
+
+    commit = index.indexed_commit
+    head = index.repo.resolve("HEAD")
+    updating = WriteLock(index.location.root).holder() is not None
+    return {"commit": commit, "head": head, "stale": bool(head and commit != head), "updating": updating}
+
+
+def _wait_for_update(index, timeout: float = 600) -> None:
+    from coderag.storage import WriteLock
+
+    lock = WriteLock(index.location.root)
+    lock.acquire(wait=True, timeout=timeout)
+    lock.release()
+
+
+# ---------------------------------------------------------------------------
+def cmd_status(args: Namespace) -> int:
+    info = _open_index(args).status()
+    if args.json:
+        print_json(info)
+        return 0
+    print(f"repository: {info['repository']}")
+    if not info["indexed"]:
+        print("index: none (run `git coderag index`)")
+    else:
+        target = "staged content" if info.get("target") == ":staged" else info.get("commit")
+        print(f"indexed: {target}  ({'behind HEAD' if info['stale'] else 'current'})")
+        print(f"files: {info.get('files', 0)} ({info.get('files_skipped', 0)} skipped), chunks: {info['chunks']}")
+        print(f"embedder: {info['embedder']}")
+        print(f"chunker: {info['chunker']}; stores: {info['vector_store']}, {info['lexical_store']}")
+    if info["updating"]:
+        print(f"update running (pid {info['update_pid']})")
+    last = info.get("last_background")
+    if last and not last.get("ok", True):
+        print(f"last background update failed: {last.get('error')}")
+    return 0
+
+
+def cmd_plugins(args: Namespace) -> int:
+    from coderag.plugins import plugin_infos
+
+    infos = plugin_infos()
+    if args.json:
+        print_json([info.__dict__ for info in infos])
+        return 0
+    for info in infos:
+        origin = "builtin" if info.builtin else f"{info.distribution} {info.version}".strip()
+        backends = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(info.backends.items()))
+        print(f"{info.name} ({origin}){': ' + backends if backends else ''}")
+        if info.error:
+            print(f"  BROKEN: {info.error}")
+    return 0
+
+
+def cmd_install_hooks(args: Namespace) -> int:
+    from coderag.githooks import install_hooks
+
+    index = _open_index(args)
+    for line in install_hooks(index.repo, force=args.force):
+        print(line)
+    return 0
+
+
+def cmd_uninstall_hooks(args: Namespace) -> int:
+    from coderag.githooks import uninstall_hooks
+
+    index = _open_index(args)
+    for line in uninstall_hooks(index.repo):
+        print(line)
+    return 0
+
+
+def cmd_watch(args: Namespace) -> int:
+    try:
+        from coderag.watch import watch
+    except ImportError as exc:
+        raise CoderagError(f"watch mode is unavailable: {exc}") from None
+    return watch(_open_index(args), quiet=args.quiet)
