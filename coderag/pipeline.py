@@ -6,7 +6,6 @@ in the manifest as ``skipped`` with the reason, so ``status`` can tell why.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -14,12 +13,12 @@ from coderag.gitio import REGULAR_MODES
 from coderag.gitio import SUBMODULE_MODE
 from coderag.gitio import SYMLINK_MODE
 from coderag.protocols import Chunk
-from coderag.protocols import LexicalDoc
+from coderag.documents import embedding_text
+from coderag.documents import lexical_doc
+from coderag.documents import text_hash
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
 BINARY_SNIFF_BYTES = 8000
-MAX_CHUNK_CHARS = 20_000
-"""Longer chunk texts are cut for embedding and keyword indexing (spans stay exact)."""
 
 
 @dataclass
@@ -87,35 +86,6 @@ def prepare_file(path: str, blob: str, data: bytes, chunker, max_bytes: int) -> 
         prepared.status, prepared.stage = "error", "chunk"
         prepared.reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     return prepared
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What the embedder sees for a chunk: where it lives, its context, its code."""
-    head = f"{chunk.path} {chunk.symbol}".strip()
-    body = chunk.text if len(chunk.text) <= MAX_CHUNK_CHARS else chunk.text[:MAX_CHUNK_CHARS]
-    if chunk.context:
-        return f"{head}\n{chunk.context}\n{body}"
-    return f"{head}\n{body}"
-
-
-def text_hash(text: str) -> bytes:
-    """Content key of an embedding input (the embedding cache is keyed by it)."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-def lexical_doc(label: int, chunk: Chunk) -> LexicalDoc:
-    """The keyword-index document of a chunk, tokenised for code."""
-    from coderag.tokenize import code_tokens
-
-    body = chunk.text if len(chunk.text) <= MAX_CHUNK_CHARS else chunk.text[:MAX_CHUNK_CHARS]
-    if chunk.context:
-        body = f"{chunk.context}\n{body}"
-    return LexicalDoc(
-        label=label,
-        symbol=" ".join(code_tokens(chunk.symbol)),
-        path=" ".join(code_tokens(chunk.path)),
-        body=" ".join(code_tokens(body)),
-    )
 
 
 # ---------------------------------------------------------------------------
