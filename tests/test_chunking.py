@@ -690,3 +690,39 @@ def test_windows_split_when_text_is_too_long():
     chunks = WindowChunker(window=10, overlap=0, max_chunk_chars=200).chunk("f.txt", text, "text")
     assert [(c.start_line, c.end_line) for c in chunks] == [(1, 3), (4, 6), (7, 9), (10, 10)]
     check_invariants(chunks, text, "f.txt", max_chars=200)
+
+
+def test_windows_stay_in_order_when_cut_for_length():
+    lengths = [10, 90, 30, 70, 50, 120, 5]
+    text = "".join("x" * lengths[i % len(lengths)] + "\n" for i in range(60))
+    chunks = WindowChunker(window=6, overlap=3, max_chunk_chars=200).chunk("f.txt", text, "text")
+    check_invariants(chunks, text, "f.txt", max_chars=200)
+    assert len({(c.start_line, c.end_line) for c in chunks}) == len(chunks)
+
+
+def test_javascript_functions_inside_ternaries_and_wrapper_calls(code):
+    text = (
+        "var getSymbols = !native ? stubArray : function(object) {\n  return [];\n};\n"
+        "var bindKey = baseRest(function(object, key) {\n  return key;\n});\n"
+        "describe('suite', () => {\n  it('works', () => {\n    expect(1).toBe(1);\n  });\n});\n"
+    )
+    assert spans(code.chunk("f.js", text, "javascript")) == [
+        (1, 3, "function", "getSymbols"), (4, 6, "function", "bindKey"), (7, 11, "module", ""),
+    ]
+
+
+def test_c_preprocessor_noise_keeps_the_definitions_it_can(code):
+    text = (
+        "#include <Python.h>\n\n"
+        "static PyObject* lang(PyObject *self) {\n    return NULL;\n}\n\n"
+        "static struct PyModuleDef_Slot slots[] = {\n#ifdef Py_GIL_DISABLED\n"
+        "    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n#endif\n    {0, NULL}\n};\n\n"
+        "static PyMethodDef methods[] = {\n    {\"language\", lang, METH_NOARGS, \"doc\"},\n"
+        "    {NULL, NULL, 0, NULL}\n};\n\n"
+        "PyMODINIT_FUNC PyInit__binding(void) {\n    return PyModuleDef_Init(&module);\n}\n"
+    )
+    chunks = code.chunk("binding.c", text, "c")
+    assert [s for s in spans(chunks) if s[2] == "function"] == [
+        (3, 5, "function", "lang"), (19, 21, "function", "PyInit__binding"),
+    ]
+    assert uncovered(chunks, text) == []

@@ -32,6 +32,7 @@ from coderag.chunking.lang_javascript import TypeScriptSpec
 from coderag.chunking.lang_python import PythonSpec
 from coderag.chunking.lang_rust import RustSpec
 from coderag.chunking.windows import WindowChunker
+from coderag.chunking.windows import in_order
 from coderag.chunking.windows import make_chunks
 from coderag.chunking.windows import split_lines
 from coderag.chunking.windows import trim_blank
@@ -52,8 +53,8 @@ SPECS: dict[str, syntax.LanguageSpec] = {
     "cpp": CppSpec(),
 }
 
-MAX_ERROR_FRACTION = 0.25
-"""Above this share of bytes in ERROR nodes, definitions are guesses: use windows."""
+MAX_ERROR_FRACTION = 0.5
+"""Above this share of unparsed bytes, definitions are guesses: use windows instead."""
 
 MINIFIED_LINE_CHARS = 300
 """Average line length above which a file is treated as minified (windows only)."""
@@ -229,12 +230,8 @@ class _Emitter:
                 self._add(a, b, "", "module", "")
         for d in roots:
             self._definition(d, "", [], "")
-        out: list[Chunk] = []
         # Several definitions on one line would give identical chunks: keep the first.
-        for c in sorted(self.out, key=lambda c: (c.start_line, c.end_line)):
-            if not out or (c.start_line, c.end_line) != (out[-1].start_line, out[-1].end_line):
-                out.append(c)
-        return out
+        return in_order(self.out)
 
     def _definition(self, d: _Def, prefix: str, headers: list[str], parent_kind: str) -> None:
         kind = "method" if d.kind == "function" and parent_kind in syntax.CLASS_LIKE else d.kind

@@ -47,9 +47,21 @@ def _assigned_name(left) -> str:
     return name.replace(".prototype.", ".")
 
 
+# Expressions a stored function may sit in: "x = cond ? a : function () {}",
+# "x = wrap(function () {})", "x = (function () {...})()".
+_VALUE_WRAPPERS = frozenset({
+    "ternary_expression", "parenthesized_expression", "binary_expression", "arguments",
+    "call_expression", "await_expression", "as_expression", "satisfies_expression",
+})
+
+
 def _stored_as(node):
     """Name, outer node and name-kind hint of a function/class/object expression, or None."""
     parent = node.parent
+    for _ in range(4):
+        if parent is None or parent.type not in _VALUE_WRAPPERS:
+            break
+        node, parent = parent, parent.parent
     if parent is None:
         return None
     ptype = parent.type
@@ -100,7 +112,7 @@ class JavaScriptSpec(LanguageSpec):
         if ntype == "object":
             # Only a top-level-ish object literal holding functions is a scope;
             # the chunker drops object scopes that end up with no definitions.
-            if node.parent.type == "pair":
+            if node.parent.type in ("pair", "arguments"):
                 return None
             return Found(name, "object", True, outer, node)
         return Found(name, hint or "function", False, outer, body)

@@ -113,18 +113,29 @@ def load(language: str, spec: LanguageSpec) -> tuple["Parser", "Query", "Query"]
 
 
 def error_fraction(root: "Node", error_query: "Query", size: int) -> float:
-    """Fraction of the source bytes that lie inside ``ERROR`` nodes (0.0 for a clean parse)."""
+    """Fraction of the source bytes that the parser could not make sense of (0.0 for a clean parse).
+
+    Bytes inside ``ERROR`` nodes count, except those of error-free multi-line
+    constructs the parser still recognised inside them: one ``#ifdef`` in a C
+    initializer wraps the rest of a file in an ``ERROR`` node whose functions
+    are nonetheless parsed fine.
+    """
     if not root.has_error or size == 0:
         return 0.0
-    if root.type == "ERROR":
-        return 1.0
     from tree_sitter import QueryCursor
 
-    spans = sorted((n.start_byte, n.end_byte) for n in QueryCursor(error_query).captures(root).get("e", []))
-    covered, reach = 0, 0
-    for start, end in spans:
-        start = max(start, reach)
-        if end > start:
-            covered += end - start
-            reach = end
-    return covered / size
+    errors = sorted(
+        QueryCursor(error_query).captures(root).get("e", []), key=lambda n: (n.start_byte, -n.end_byte)
+    )
+    if root.type == "ERROR":
+        errors = [root]
+    bad, reach = 0, 0
+    for node in errors:
+        if node.start_byte < reach:
+            continue  # inside an error already counted
+        reach = node.end_byte
+        bad += node.end_byte - node.start_byte
+        for child in node.named_children:
+            if not child.has_error and child.end_point.row > child.start_point.row:
+                bad -= child.end_byte - child.start_byte
+    return bad / size

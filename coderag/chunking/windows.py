@@ -146,4 +146,17 @@ class WindowChunker:
         out: list[Chunk] = []
         for lo, hi in window_spans(lines, 0, len(lines) - 1, self.window, self.overlap, min_tail):
             out.extend(make_chunks(path, lines, lo, hi, language, self.max_chunk_chars))
-        return out
+        return in_order(out)
+
+
+def in_order(chunks: list[Chunk]) -> list[Chunk]:
+    """Sort chunks by span and drop repeated spans.
+
+    Needed because windows cut further for length (:func:`make_chunks`) can
+    start before the end of the previous window's pieces.
+    """
+    out: list[Chunk] = []
+    for c in sorted(chunks, key=lambda c: (c.start_line, c.end_line)):
+        if not out or (c.start_line, c.end_line) != (out[-1].start_line, out[-1].end_line):
+            out.append(c)
+    return out
