@@ -183,9 +183,11 @@ def is_probably_generated(path: str, text: str | None = None) -> str | None:
         return None
     if len(text) < MINIFIED_MIN_CHARS:
         return None
-    # Minified: most of the bytes sit in very long lines.  One long literal in a
-    # hand-written file (a test's expected output) is not enough.
-    in_long = sum(n for n in map(len, text.split("\n")) if n > LONG_LINE_CHARS)
-    if in_long > len(text) / 2:
+    # Minified: most of the bytes sit in very long lines, and lines are long on
+    # average.  A few long literals in a hand-written file (a test's expected
+    # output) are not enough.
+    lengths = list(map(len, text.split("\n")))
+    in_long = sum(n for n in lengths if n > LONG_LINE_CHARS)
+    if in_long > len(text) / 2 and len(text) / len(lengths) > 150:
         return f"minified ({in_long * 100 // len(text)}% of the text in lines over {LONG_LINE_CHARS} characters)"
     return None
