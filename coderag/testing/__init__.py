@@ -1,0 +1,1 @@
+"""A testing kit for coderag backend authors (chunkers, embedders, stores)."""
