@@ -102,7 +102,7 @@ def test_untracked_and_ignored_files_are_not_indexed(sample_repo):
 def test_search_filters_by_path_and_language(sample_repo):
     index = Index.open(sample_repo.root)
     index.update()
-    assert {h.language for h in index.search("route path handler", lang="javascript")} == {"javascript"}
+    assert {h.language for h in index.search("route path handler", language="javascript")} == {"javascript"}
     assert all(h.path.startswith("net/") for h in index.search("parse", path="net/*"))
 
 
