@@ -1,0 +1,457 @@
+"""The builtin ``hnsw`` vector store: an hnswlib graph plus a small exact delta.
+
+hnswlib can only save its whole graph (117 MB and ~0.3 s at 100k vectors),
+which would make every commit hook pay for the whole repository.  So the
+store keeps, per generation:
+
+* ``base-<gen>.hnsw``: the HNSW graph, rewritten only by a compaction, with
+  ``base-<gen>.labels.npy``, the sorted labels alive in it at that time;
+* ``delta-<gen>.npz``: vectors added since the last compaction (searched
+  exactly with one matrix product) and *tombstones*, base labels deleted or
+  replaced since then;
+* ``manifest.json``: the generation, the files it uses, their sizes and
+  counts.  It is replaced atomically, last, so it is the commit point.
+
+A commit writes only the delta and the manifest (O(changes since the last
+compaction)).  When the delta or the tombstones outgrow
+``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
+folds them into the graph (hnswlib reuses deleted slots, so churn does not
+grow it).  Files of older generations are deleted after the swap; a reader
+that loses that race re-reads the manifest and retries.  Opening checks file
+sizes and counts against the manifest (cheap: nothing is hashed), so a
+truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+from typing import Sequence
+
+import numpy as np
+
+from coderag.errors import ConfigError
+from coderag.errors import IndexCorrupt
+from coderag.stores.atomic import TMP_SUFFIX
+from coderag.stores.atomic import atomic_writer
+from coderag.stores.atomic import commit_file
+from coderag.stores.atomic import temp_path
+from coderag.stores.atomic import write_json_atomic
+
+FORMAT = "coderag-hnsw/1"
+MANIFEST = "manifest.json"
+_GENERATION_FILE = re.compile(r"^(?:base|delta)-\d{8}\.")
+_OPEN_ATTEMPTS = 5
+
+
+def _flag(value: Any) -> bool:
+    # Options may come from git config as strings.
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+class HnswVectorStore:
+    """Cosine (or inner product) nearest neighbours on disk; see the module notes.
+
+    :param directory: folder owned by the store (created unless ``readonly``).
+    :param dim: vector dimension; opening a store built with another one
+        raises :class:`~coderag.errors.IndexCorrupt` (rebuild needed).
+    :param space: ``"cosine"`` (vectors and queries are normalised) or ``"ip"``.
+    :param M: ``ef_construction``: HNSW graph parameters for a new graph.
+    :param ef_search: search beam width; raised to ``k`` when ``k`` is larger.
+    :param readonly: open for searching only: nothing is ever written,
+        everything is loaded at open, mutating calls raise ``ValueError``.
+    :param delta_min: ``delta_ratio``: ``delta_max``: compaction threshold.
+    :param num_threads: threads for graph inserts (-1: all cores).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        dim: int,
+        space: str = "cosine",
+        M: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 100,
+        readonly: bool = False,
+        delta_min: int = 1000,
+        delta_ratio: float = 0.2,
+        delta_max: int = 20000,
+        num_threads: int = -1,
+        **ignored: Any,
+    ) -> None:
+        if space not in ("cosine", "ip"):
+            raise ConfigError(f"hnsw store: space must be 'cosine' or 'ip', not {space!r}")
+        self.directory = Path(directory)
+        self.dim = int(dim)
+        self.space = space
+        self.M = int(M)
+        self.ef_construction = int(ef_construction)
+        self.ef_search = int(ef_search)
+        self.readonly = _flag(readonly)
+        self.delta_min = int(delta_min)
+        self.delta_ratio = float(delta_ratio)
+        self.delta_max = int(delta_max)
+        self.num_threads = int(num_threads)
+        self._closed = False
+        self._force_compact = False
+        if not self.readonly:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self._open()
+        if not self.readonly:
+            self._collect_garbage()
+
+    # ------------------------------------------------------------------ open
+
+    def _corrupt(self, what: str) -> IndexCorrupt:
+        return IndexCorrupt(f"vector store {self.directory}: {what}; rebuild the index")
+
+    def _open(self) -> None:
+        for _ in range(_OPEN_ATTEMPTS):
+            manifest = self._read_manifest()
+            try:
+                self._load(manifest)
+                return
+            except FileNotFoundError as exc:
+                # A writer may have committed and removed the files we were
+                # about to read: retry with its new manifest.
+                if self._read_manifest() == manifest:
+                    raise self._corrupt(f"missing file {Path(exc.filename or '?').name}") from None
+        raise self._corrupt("the store kept changing while it was being opened")
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        try:
+            raw = (self.directory / MANIFEST).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            if self.directory.is_dir() and any(
+                _GENERATION_FILE.match(n) for n in os.listdir(self.directory)
+            ):
+                raise self._corrupt(f"{MANIFEST} is missing") from None
+            return None
+        try:
+            manifest = json.loads(raw)
+            fmt, dim, space = manifest["format"], manifest["dim"], manifest["space"]
+            int(manifest["generation"])
+        except (ValueError, KeyError, TypeError):
+            raise self._corrupt(f"{MANIFEST} is unreadable") from None
+        if fmt != FORMAT:
+            raise self._corrupt(f"unknown format {fmt!r}")
+        if dim != self.dim or space != self.space:
+            raise self._corrupt(f"built for {space} vectors of dim {dim}, not {self.space}/{self.dim}")
+        return manifest
+
+    def _checked(self, entry: dict[str, Any], key: str) -> Path:
+        path = self.directory / entry[key]
+        size = path.stat().st_size  # FileNotFoundError -> retry in _open
+        if size != entry[key + "_bytes"]:
+            raise self._corrupt(f"{path.name} has {size} bytes, expected {entry[key + '_bytes']}")
+        return path
+
+    def _load(self, manifest: dict[str, Any] | None) -> None:
+        manifest = manifest or {"generation": 0, "base": None, "delta": None}
+        self._manifest = manifest
+        self._generation = int(manifest["generation"])
+        self._base_entry: dict[str, Any] | None = manifest.get("base")
+        self._base: Any = None  # the hnswlib graph, loaded on first use
+        self._base_labels = np.zeros(0, np.int64)
+        self._delta_labels = np.zeros(0, np.int64)
+        self._delta_vecs = np.zeros((0, self.dim), np.float32)
+        self._tombstones: set[int] = set()
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._dirty = False
+        try:
+            if self._base_entry:
+                self._checked(self._base_entry, "file")
+                labels = np.load(self._checked(self._base_entry, "labels_file"), allow_pickle=False)
+                if labels.dtype != np.int64 or labels.shape != (self._base_entry["labels"],):
+                    raise ValueError("label count")
+                self._base_labels = labels
+            delta = manifest.get("delta")
+            if delta:
+                with np.load(self._checked(delta, "file"), allow_pickle=False) as npz:
+                    self._delta_labels = npz["labels"].astype(np.int64, copy=False)
+                    self._delta_vecs = npz["vectors"].astype(np.float32, copy=False)
+                    self._tombstones = set(npz["tombstones"].tolist())
+                if self._delta_vecs.shape != (delta["count"], self.dim) or len(
+                    self._delta_labels
+                ) != delta["count"]:
+                    raise ValueError("delta shape")
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            raise self._corrupt(f"unreadable data ({exc.__class__.__name__}: {exc})") from None
+        if self.readonly and self._base_entry:
+            self._base_index()  # readers load everything now, while the files surely exist
+
+    def _base_index(self) -> Any:
+        """The HNSW graph with the tombstones marked deleted (loaded lazily)."""
+        if self._base is None and self._base_entry:
+            import hnswlib
+
+            path = self.directory / self._base_entry["file"]
+            index = hnswlib.Index(space=self.space, dim=self.dim)
+            try:
+                index.load_index(str(path), allow_replace_deleted=True)
+            except RuntimeError:
+                if not path.exists():
+                    raise FileNotFoundError(2, "no such file", str(path)) from None
+                raise self._corrupt(f"{path.name} is not a readable hnswlib index") from None
+            if index.element_count != self._base_entry["elements"]:
+                raise self._corrupt(f"{path.name} holds {index.element_count} vectors, expected "
+                                    f"{self._base_entry['elements']}")
+            for label in self._tombstones:
+                with contextlib.suppress(RuntimeError):  # already deleted
+                    index.mark_deleted(label)
+            self._base = index
+        return self._base
+
+    # ---------------------------------------------------------------- writes
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("vector store is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise ValueError("vector store was opened read-only")
+
+    def _normalised(self, vectors: np.ndarray) -> np.ndarray:
+        if self.space != "cosine":
+            return np.array(vectors, dtype=np.float32, copy=True)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (vectors / norms).astype(np.float32, copy=False)
+
+    def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
+        """Add (or replace) vectors under int64 labels; visible to :meth:`search` at once."""
+        self._check_writable()
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors.reshape(1, -1)
+        if vectors.shape != (len(labels), self.dim):
+            raise ValueError(f"expected vectors of shape ({len(labels)}, {self.dim}), got {vectors.shape}")
+        if not len(labels):
+            return
+        if labels.min() < 0:
+            raise ValueError("labels must be non-negative")
+        self._tombstone(labels)  # an older copy in the graph must not show up
+        self._pending.append((labels, self._normalised(vectors)))
+        self._dirty = True
+
+    def delete(self, labels: Sequence[int]) -> None:
+        """Remove labels; unknown labels are ignored."""
+        self._check_writable()
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if not len(labels):
+            return
+        self._consolidate()
+        keep = ~np.isin(self._delta_labels, labels)
+        if not keep.all():
+            self._delta_labels, self._delta_vecs = self._delta_labels[keep], self._delta_vecs[keep]
+            self._dirty = True
+        self._tombstone(labels)
+
+    def _tombstone(self, labels: np.ndarray) -> None:
+        """Hide the graph's live copies of ``labels``."""
+        base = self._base_labels
+        if not len(base):
+            return
+        pos = np.minimum(np.searchsorted(base, labels), len(base) - 1)
+        for label in labels[base[pos] == labels].tolist():
+            if label not in self._tombstones:
+                self._tombstones.add(label)
+                self._dirty = True
+                if self._base is not None:
+                    with contextlib.suppress(RuntimeError):
+                        self._base.mark_deleted(label)
+
+    def _consolidate(self) -> None:
+        """Fold pending adds into the delta arrays; the last add of a label wins."""
+        if not self._pending:
+            return
+        labels = np.concatenate([self._delta_labels] + [p[0] for p in self._pending])
+        vecs = np.concatenate([self._delta_vecs] + [p[1] for p in self._pending])
+        self._pending = []
+        _, first_in_reversed = np.unique(labels[::-1], return_index=True)
+        if len(first_in_reversed) != len(labels):
+            keep = np.sort(len(labels) - 1 - first_in_reversed)
+            labels, vecs = labels[keep], vecs[keep]
+        self._delta_labels, self._delta_vecs = labels, vecs
+
+    def __len__(self) -> int:
+        """Number of live vectors, including uncommitted changes."""
+        self._check_open()
+        self._consolidate()
+        return len(self._base_labels) - len(self._tombstones) + len(self._delta_labels)
+
+    # ---------------------------------------------------------------- search
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` ``(label, similarity)`` pairs, best first (ties by label)."""
+        self._check_open()
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape != (self.dim,):
+            raise ValueError(f"expected a query vector of dim {self.dim}, got {query.shape}")
+        k = int(k)
+        if self.space == "cosine":
+            norm = float(np.linalg.norm(query))
+            query = query / norm if norm else query
+        self._consolidate()
+        hits: list[tuple[int, float]] = []
+        if k > 0 and len(self._delta_labels):
+            sims = self._delta_vecs @ query
+            top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k]
+            hits += zip(self._delta_labels[top].tolist(), sims[top].tolist())
+        base_live = len(self._base_labels) - len(self._tombstones)
+        if k > 0 and base_live > 0:
+            hits += self._search_base(query, min(k, base_live))
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))
+        return hits[:k]
+
+    def _search_base(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        index = self._base_index()
+        ef = max(self.ef_search, k)
+        while k > 0:
+            index.set_ef(ef)
+            try:
+                labels, dists = index.knn_query(query, k=k, num_threads=1)
+            except RuntimeError:
+                # Fewer than k reachable live nodes (many deleted neighbours):
+                # widen the beam first, then settle for fewer results.
+                if ef < 8 * max(k, self.ef_search):
+                    ef *= 2
+                else:
+                    k //= 2
+                continue
+            return [(int(lab), 1.0 - float(d)) for lab, d in zip(labels[0], dists[0])]
+        return []
+
+    # ---------------------------------------------------------------- commit
+
+    def commit(self) -> None:
+        """Write the delta (and, past the threshold, a new graph), then swap the manifest."""
+        self._check_writable()
+        self._consolidate()
+        if not self._dirty and not self._force_compact:
+            return
+        generation = self._generation + 1
+        base_live = len(self._base_labels) - len(self._tombstones)
+        limit = min(self.delta_max, max(self.delta_min, int(self.delta_ratio * base_live)))
+        if self._force_compact or max(len(self._delta_labels), len(self._tombstones)) > limit:
+            self._compact_into_base(generation)
+        manifest = {
+            "format": FORMAT,
+            "generation": generation,
+            "dim": self.dim,
+            "space": self.space,
+            "base": self._base_entry,
+            "delta": self._write_delta(generation),
+        }
+        write_json_atomic(self.directory / MANIFEST, manifest)
+        self._manifest = manifest
+        self._generation, self._dirty, self._force_compact = generation, False, False
+        self._collect_garbage()
+
+    def compact(self) -> None:
+        """Fold the delta and tombstones into the graph now, and commit."""
+        self._check_writable()
+        self._consolidate()
+        if len(self._delta_labels) or self._tombstones:
+            self._force_compact = True
+        self.commit()
+
+    def _write_delta(self, generation: int) -> dict[str, Any] | None:
+        if not len(self._delta_labels) and not self._tombstones:
+            return None
+        path = self.directory / f"delta-{generation:08d}.npz"
+        with atomic_writer(path, sync_dir=False) as f:
+            np.savez(
+                f,
+                labels=self._delta_labels,
+                vectors=self._delta_vecs,
+                tombstones=np.array(sorted(self._tombstones), dtype=np.int64),
+            )
+        return {"file": path.name, "file_bytes": path.stat().st_size,
+                "count": len(self._delta_labels), "tombstones": len(self._tombstones)}
+
+    def _compact_into_base(self, generation: int) -> None:
+        import hnswlib
+
+        index = self._base_index()
+        labels, vecs = self._delta_labels, self._delta_vecs
+        if index is None:
+            index = hnswlib.Index(space=self.space, dim=self.dim)
+            index.init_index(max_elements=max(len(labels), 1), M=self.M,
+                             ef_construction=self.ef_construction, allow_replace_deleted=True)
+        if len(labels):
+            # A label still known to the graph (replaced, or deleted and
+            # re-added) is updated in place, so no label ever has two slots;
+            # new labels take deleted slots first.
+            known = set(index.get_ids_list()) if index.element_count else set()
+            in_graph = np.fromiter((lab in known for lab in labels.tolist()), bool, len(labels))
+            for label in labels[in_graph].tolist():
+                with contextlib.suppress(RuntimeError):  # not marked deleted
+                    index.unmark_deleted(label)
+            if in_graph.any():
+                index.add_items(vecs[in_graph], labels[in_graph], num_threads=self.num_threads)
+            new = ~in_graph
+            live = len(self._base_labels) - len(self._tombstones) + int(in_graph.sum())
+            needed = index.element_count + max(0, int(new.sum()) - (index.element_count - live))
+            if needed > index.max_elements:
+                index.resize_index(needed)
+            if new.any():
+                index.add_items(vecs[new], labels[new], num_threads=self.num_threads,
+                                replace_deleted=True)
+        tombstones = np.array(sorted(self._tombstones), dtype=np.int64)
+        base_labels = np.union1d(np.setdiff1d(self._base_labels, tombstones), labels)
+        self._delta_labels = np.zeros(0, np.int64)
+        self._delta_vecs = np.zeros((0, self.dim), np.float32)
+        self._tombstones = set()
+        if not len(base_labels):  # everything was deleted: start again from nothing
+            self._base, self._base_entry, self._base_labels = None, None, base_labels
+            return
+        graph_path = self.directory / f"base-{generation:08d}.hnsw"
+        tmp = temp_path(graph_path)
+        index.save_index(str(tmp))
+        commit_file(tmp, graph_path, sync_dir=False)
+        labels_path = self.directory / f"base-{generation:08d}.labels.npy"
+        with atomic_writer(labels_path, sync_dir=False) as f:
+            np.save(f, base_labels)
+        self._base, self._base_labels = index, base_labels
+        self._base_entry = {
+            "file": graph_path.name, "file_bytes": graph_path.stat().st_size,
+            "elements": index.element_count, "labels_file": labels_path.name,
+            "labels_file_bytes": labels_path.stat().st_size, "labels": len(base_labels),
+        }
+
+    def _collect_garbage(self) -> None:
+        """Delete temp files and files of generations the manifest no longer uses."""
+        keep = {MANIFEST}
+        for entry in (self._manifest["base"], self._manifest["delta"]):
+            if entry:
+                keep.update(v for k, v in entry.items() if k in ("file", "labels_file"))
+        for name in os.listdir(self.directory):
+            if name not in keep and (name.endswith(TMP_SUFFIX) or _GENERATION_FILE.match(name)):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.directory / name)
+
+    # ----------------------------------------------------------------- close
+
+    def close(self) -> None:
+        """Release memory; uncommitted changes are dropped."""
+        self._closed = True
+        self._base = None
+        self._pending = []
+        self._delta_vecs = np.zeros((0, self.dim), np.float32)
+
+    def __enter__(self) -> HnswVectorStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
