@@ -103,6 +103,10 @@ class HnswVectorStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._open()
         if not self.readonly:
+            if not (self.directory / MANIFEST).exists():
+                # Publish the empty generation before any data file exists, so
+                # "data files without a manifest" always means damage.
+                write_json_atomic(self.directory / MANIFEST, self._manifest_dict())
             self._collect_garbage()
 
     # ------------------------------------------------------------------ open
@@ -345,18 +349,15 @@ class HnswVectorStore:
         limit = min(self.delta_max, max(self.delta_min, int(self.delta_ratio * base_live)))
         if self._force_compact or max(len(self._delta_labels), len(self._tombstones)) > limit:
             self._compact_into_base(generation)
-        manifest = {
-            "format": FORMAT,
-            "generation": generation,
-            "dim": self.dim,
-            "space": self.space,
-            "base": self._base_entry,
-            "delta": self._write_delta(generation),
-        }
+        manifest = self._manifest_dict(generation, self._write_delta(generation))
         write_json_atomic(self.directory / MANIFEST, manifest)
         self._manifest = manifest
         self._generation, self._dirty, self._force_compact = generation, False, False
         self._collect_garbage()
+
+    def _manifest_dict(self, generation: int = 0, delta: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"format": FORMAT, "generation": generation, "dim": self.dim, "space": self.space,
+                "base": self._base_entry, "delta": delta}
 
     def compact(self) -> None:
         """Fold the delta and tombstones into the graph now, and commit."""

@@ -1,0 +1,435 @@
+"""The builtin stores on real files: persistence, deletes, corruption, readers, crashes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coderag.errors import IndexCorrupt
+from coderag.protocols import LexicalDoc
+from coderag.protocols import LexicalStore
+from coderag.protocols import VectorStore
+from coderag.stores.hnsw_store import HnswVectorStore
+from coderag.stores.whoosh_store import WhooshLexicalStore
+
+DIM = 16
+
+
+def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+VECS = unit_vectors(300)
+
+
+def hnsw(path: Path, **options) -> HnswVectorStore:
+    # A small delta_min makes the graph (not only the exact delta) take part.
+    return HnswVectorStore(path, dim=DIM, **{"delta_min": 50, **options})
+
+
+def snapshot(path: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir()}
+
+
+def run_child(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------
+# hnsw
+# ---------------------------------------------------------------------------
+
+
+def test_hnsw_protocol_and_empty_store(tmp_path):
+    store = hnsw(tmp_path / "v")
+    assert isinstance(store, VectorStore)
+    assert len(store) == 0
+    assert store.search(VECS[0], 5) == []
+    store.commit()  # nothing to write is fine
+    store.add(np.arange(3), VECS[:3])
+    assert store.search(VECS[0], 0) == []
+    hits = store.search(VECS[0], 10)  # k larger than the store
+    assert [label for label, _ in hits][0] == 0 and len(hits) == 3
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+@pytest.mark.parametrize("n", [30, 200])  # delta only / graph + delta
+def test_hnsw_persistence_delete_and_readd(tmp_path, n):
+    path = tmp_path / "v"
+    store = hnsw(path)
+    store.add(np.arange(n), VECS[:n])
+    store.commit()
+    store.add([n], VECS[n:n + 1])
+    store.close()  # uncommitted: dropped
+    store = hnsw(path)
+    assert len(store) == n
+    assert store.search(VECS[7], 1)[0][0] == 7
+    store.delete([7, 8, 10_000])  # unknown labels are ignored
+    assert len(store) == n - 2
+    assert 7 not in [label for label, _ in store.search(VECS[7], n)]
+    store.commit()
+    store.close()
+    store = hnsw(path)
+    assert len(store) == n - 2
+    assert all(label not in (7, 8) for label, _ in store.search(VECS[7], n))
+    store.add([7], VECS[299:300])  # re-add under a deleted label, with a new vector
+    store.add([9], VECS[298:299])  # replace a live label
+    assert len(store) == n - 1
+    store.compact()
+    store.close()
+    store = hnsw(path, readonly=True)
+    assert len(store) == n - 1
+    assert store.search(VECS[299], 1)[0][0] == 7
+    assert store.search(VECS[298], 1)[0][0] == 9
+    assert len(store.search(VECS[0], 1000)) == n - 1
+    assert len({label for label, _ in store.search(VECS[0], 1000)}) == n - 1
+
+
+def test_hnsw_commit_writes_only_the_delta(tmp_path):
+    path = tmp_path / "v"
+    store = hnsw(path)
+    store.add(np.arange(200), VECS[:200])
+    store.commit()
+    graph = [p.name for p in path.glob("base-*.hnsw")]
+    assert len(graph) == 1
+    before = (path / graph[0]).stat().st_mtime_ns
+    store.delete([1])
+    store.add([250], VECS[250:251])
+    store.commit()
+    assert [p.name for p in path.glob("base-*.hnsw")] == graph
+    assert (path / graph[0]).stat().st_mtime_ns == before
+    assert len(list(path.glob("delta-*.npz"))) == 1  # older generations collected
+
+
+def test_hnsw_all_deleted(tmp_path):
+    store = hnsw(tmp_path / "v")
+    store.add(np.arange(100), VECS[:100])
+    store.commit()
+    store.delete(range(100))
+    assert len(store) == 0 and store.search(VECS[0], 5) == []
+    store.compact()
+    assert len(store) == 0 and store.search(VECS[0], 5) == []
+    store.add([5], VECS[5:6])
+    assert store.search(VECS[5], 3)[0][0] == 5
+
+
+def test_hnsw_readonly_never_writes(tmp_path):
+    missing = tmp_path / "missing"
+    reader = hnsw(missing, readonly=True)
+    assert len(reader) == 0 and reader.search(VECS[0], 3) == [] and not missing.exists()
+    path = tmp_path / "v"
+    writer = hnsw(path)
+    writer.add(np.arange(120), VECS[:120])
+    writer.commit()
+    before = snapshot(path)
+    reader = hnsw(path, readonly=True)
+    with pytest.raises(ValueError):
+        reader.add([500], VECS[:1])
+    with pytest.raises(ValueError):
+        reader.commit()
+    # The writer commits and compacts: the open reader keeps its state,
+    # a new reader sees the new one.
+    writer.delete(range(60))
+    writer.compact()
+    assert len(reader) == 120 and reader.search(VECS[3], 1)[0][0] == 3
+    assert len(hnsw(path, readonly=True)) == 60
+    reader.close()
+    assert snapshot(path) != before  # (the writer did write)
+
+
+def test_hnsw_corrupt_files_raise(tmp_path):
+    path = tmp_path / "v"
+    store = hnsw(path)
+    store.add(np.arange(200), VECS[:200])
+    store.commit()
+    store.add([250], VECS[250:251])
+    store.commit()
+    store.close()
+    graph = next(path.glob("base-*.hnsw"))
+    data = graph.read_bytes()
+    graph.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match="bytes"):
+        hnsw(path)
+    graph.write_bytes(data)
+    assert len(hnsw(path)) == 201
+    next(path.glob("delta-*.npz")).unlink()
+    with pytest.raises(IndexCorrupt, match="missing"):
+        hnsw(path, readonly=True)
+    (path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="unreadable"):
+        hnsw(path)
+    (path / "manifest.json").unlink()
+    with pytest.raises(IndexCorrupt, match="manifest.json is missing"):
+        hnsw(path)
+
+
+def test_hnsw_other_dimension_is_refused(tmp_path):
+    store = hnsw(tmp_path / "v")
+    store.add([1], VECS[:1])
+    store.commit()
+    with pytest.raises(IndexCorrupt, match="dim"):
+        HnswVectorStore(tmp_path / "v", dim=DIM + 1)
+
+
+HNSW_CHILD = """
+    import os, signal, sys
+    import numpy as np
+    import coderag.stores.atomic as atomic
+    from pathlib import Path
+    from coderag.stores.hnsw_store import HnswVectorStore
+    real_replace = os.replace
+    def replace(src, dst):
+        if Path(dst).name == sys.argv[1] or sys.argv[1] in Path(dst).name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_replace(src, dst)
+    os.replace = replace
+    store = HnswVectorStore(Path({path!r}), dim={dim}, delta_min=50)
+    x = np.random.default_rng(5).standard_normal((400, {dim})).astype("f4")
+    store.delete(range(100))
+    store.add(np.arange(1000, 1400), x)
+    store.commit()
+"""
+
+
+@pytest.mark.parametrize("die_at", ["manifest.json", ".hnsw"])  # manifest swap / graph rename
+def test_hnsw_kill_during_commit_keeps_previous_state(tmp_path, die_at):
+    path = tmp_path / "v"
+    store = hnsw(path)
+    store.add(np.arange(200), VECS[:200])
+    store.commit()
+    store.close()
+    code = HNSW_CHILD.format(path=str(path), dim=DIM).replace("sys.argv[1]", repr(die_at))
+    child = run_child(code)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert any(p.name.endswith(".tmp") or "00000002" in p.name for p in path.iterdir())
+    store = hnsw(path)  # the writer collects the leftovers
+    assert len(store) == 200 and store.search(VECS[0], 1)[0][0] == 0
+    assert not any(p.name.endswith(".tmp") or "00000002" in p.name for p in path.iterdir())
+    store.add([900], VECS[:1])
+    store.commit()
+    assert len(hnsw(path, readonly=True)) == 201
+
+
+def test_hnsw_readers_during_commits(tmp_path):
+    path = tmp_path / "v"
+    hnsw(path).commit()
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import numpy as np
+        from pathlib import Path
+        from coderag.stores.hnsw_store import HnswVectorStore
+        x = np.random.default_rng(1).standard_normal((300, {DIM})).astype("f4")
+        store = HnswVectorStore(Path({str(path)!r}), dim={DIM}, delta_min=30, delta_ratio=0.1)
+        for i in range(0, 300, 10):
+            store.add(np.arange(i, i + 10), x[i:i + 10])
+            store.commit()  # compacts every few commits: generations come and go
+    """)])
+    seen = set()
+    while writer.poll() is None:
+        reader = hnsw(path, readonly=True)
+        n = len(reader)
+        assert n % 10 == 0
+        assert len(reader.search(VECS[0], 5)) == min(5, n)
+        seen.add(n)
+    assert writer.returncode == 0
+    assert len(hnsw(path, readonly=True)) == 300
+    assert len(seen) > 1
+
+
+# ---------------------------------------------------------------------------
+# whoosh
+# ---------------------------------------------------------------------------
+
+
+def doc(label: int, symbol: str = "", path: str = "", body: str = "") -> LexicalDoc:
+    return LexicalDoc(label, symbol, path, body)
+
+
+DOCS = [
+    doc(1, "parseheader parse header", "http parser py", "def parseheader raw split"),
+    doc(2, "retry", "net retry py", "retry backoff sleep exponential"),
+    doc(3, "router", "api router py", "class router routes http"),
+    doc(4, "", "readme md", "installation notes http"),
+    doc(5, "loadconfig load config", "config py", "read yaml file config"),
+]
+
+
+def labels(hits):
+    return [label for label, _ in hits]
+
+
+def test_whoosh_protocol_search_and_fields(tmp_path):
+    store = WhooshLexicalStore(tmp_path / "w")
+    assert isinstance(store, LexicalStore)
+    assert len(store) == 0 and store.search(["http"], 5) == []
+    store.add(DOCS)
+    assert len(store) == 5
+    assert store.search(["http"], 5) == []  # search sees committed state only
+    store.commit()
+    assert labels(store.search(["parse", "header"], 3))[0] == 1
+    # symbol matches outrank body matches
+    assert labels(store.search(["router"], 5)) == [3]
+    assert labels(store.search(["retry", "config"], 1)) in ([2], [5])
+    hits = store.search(["http", "nope"], 10)  # k larger than the matches
+    assert sorted(labels(hits)) == [1, 3, 4]
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert store.search([], 5) == [] and store.search(["http"], 0) == []
+
+
+def test_whoosh_delete_readd_persist(tmp_path):
+    path = tmp_path / "w"
+    store = WhooshLexicalStore(path)
+    store.add(DOCS)
+    store.commit()
+    store.delete([3, 42])
+    store.add([doc(6, "uncommitted")])
+    assert len(store) == 5
+    store.close()  # uncommitted changes are dropped
+    store = WhooshLexicalStore(path)
+    assert len(store) == 5 and store.search(["uncommitted"], 5) == []
+    store.delete([3, 42])
+    store.commit()
+    assert len(store) == 4 and store.search(["router"], 5) == []
+    store.add([doc(3, "dispatcher", "api dispatch py", "routes")])  # re-add a deleted label
+    store.add([doc(2, "backoff", "net py", "jitter")])  # replace a live label
+    store.commit()
+    store.close()
+    store = WhooshLexicalStore(path, readonly=True)
+    assert len(store) == 5
+    assert labels(store.search(["dispatcher"], 5)) == [3]
+    assert store.search(["retry"], 5) == []
+    assert labels(store.search(["jitter"], 5)) == [2]
+
+
+def test_whoosh_bulk_segments_parallel_and_compact(tmp_path):
+    path = tmp_path / "w"
+    store = WhooshLexicalStore(path, segment_docs=4, procs=2)
+    many = [doc(i, f"sym{i}", "src", f"common word{i}") for i in range(10)]
+    store.add(many)
+    store.commit()
+    assert store.segment_count == 3 and len(store) == 10
+    assert labels(store.search(["word7"], 3)) == [7]
+    assert len(store.search(["common"], 100)) == 10
+    store.delete([7])
+    store.add([doc(100, "late")])
+    store.commit()
+    assert store.segment_count == 4
+    store.compact()  # merges the small segments only
+    assert store.segment_count < 4 and len(store) == 10
+    store.compact(full=True)
+    assert store.segment_count == 1 and len(store) == 10
+    assert store.search(["word7"], 3) == [] and labels(store.search(["late"], 3)) == [100]
+
+
+def test_whoosh_readonly_readers(tmp_path):
+    missing = tmp_path / "missing"
+    reader = WhooshLexicalStore(missing, readonly=True)
+    assert len(reader) == 0 and reader.search(["x"], 3) == [] and not missing.exists()
+    path = tmp_path / "w"
+    writer = WhooshLexicalStore(path)
+    writer.add(DOCS)
+    writer.commit()
+    before = snapshot(path)
+    reader = WhooshLexicalStore(path, readonly=True)
+    assert labels(reader.search(["router"], 3)) == [3] and len(reader) == 5
+    with pytest.raises(ValueError):
+        reader.add([doc(9)])
+    assert snapshot(path) == before
+    # A reader opens and searches while a writer holds Whoosh's write lock.
+    lock_holder = writer._ix.writer()
+    try:
+        other = WhooshLexicalStore(path, readonly=True)
+        assert labels(other.search(["router"], 3)) == [3]
+    finally:
+        lock_holder.cancel()
+    writer.delete([3])
+    writer.commit()
+    assert labels(reader.search(["router"], 3)) == [3]  # its snapshot
+    assert WhooshLexicalStore(path, readonly=True).search(["router"], 3) == []
+
+
+def test_whoosh_corrupt_files_raise(tmp_path):
+    path = tmp_path / "w"
+    store = WhooshLexicalStore(path)
+    store.add(DOCS)
+    store.commit()
+    store.close()
+    segment = next(path.glob("MAIN_*.seg"))
+    data = segment.read_bytes()
+    segment.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt):
+        WhooshLexicalStore(path, readonly=True)
+    segment.unlink()
+    with pytest.raises(IndexCorrupt):
+        WhooshLexicalStore(path)
+    segment.write_bytes(data)
+    toc = next(path.glob("_MAIN_*.toc"))
+    toc.write_bytes(toc.read_bytes()[:20])
+    with pytest.raises(IndexCorrupt):
+        WhooshLexicalStore(path)
+    toc.unlink()
+    with pytest.raises(IndexCorrupt, match="missing"):
+        WhooshLexicalStore(path)
+
+
+WHOOSH_CHILD = """
+    import os, signal, sys
+    from pathlib import Path
+    from whoosh.filedb import filestore
+    from coderag.protocols import LexicalDoc
+    from coderag.stores.whoosh_store import WhooshLexicalStore
+    if {at_toc}:
+        # die exactly between writing the new segments and publishing them
+        real = filestore.FileStorage.rename_file
+        def rename_file(self, old, new, safe=False):
+            if new.endswith(".toc"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, old, new, safe)
+        filestore.FileStorage.rename_file = rename_file
+    store = WhooshLexicalStore(Path({path!r}), segment_docs=1000)
+    store.delete([1, 2])
+    store.add([LexicalDoc(i, "big", "write", " ".join(f"w{{j}}" for j in range(i % 50, i % 50 + 60)))
+               for i in range(100, 100 + {count})])
+    print("writing", flush=True)
+    store.commit()
+"""
+
+
+@pytest.mark.parametrize("at_toc", [True, False])  # deterministic / whenever the kill lands
+def test_whoosh_kill_during_commit_keeps_previous_generation(tmp_path, at_toc):
+    path = tmp_path / "w"
+    store = WhooshLexicalStore(path)
+    store.add(DOCS)
+    store.commit()
+    store.close()
+    before = set(os.listdir(path))
+    code = WHOOSH_CHILD.format(path=str(path), at_toc=at_toc, count=1500 if at_toc else 20000)
+    if at_toc:
+        child = run_child(code)
+        assert child.returncode == -signal.SIGKILL, child.stderr
+    else:
+        proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "writing"
+        import time
+
+        time.sleep(0.3)  # in the middle of the segment writes
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+    assert set(os.listdir(path)) - before  # it died with files half written
+    store = WhooshLexicalStore(path)
+    assert len(store) == 5 and labels(store.search(["parse"], 3)) == [1]
+    store.add([doc(7, "after", "crash", "recovered")])  # the lock died with the child
+    store.commit()
+    assert len(store) == 6 and labels(store.search(["recovered"], 3)) == [7]
+    # The commit cleaned the dead writer's files: two segments and the TOC remain.
+    left = sorted(n for n in os.listdir(path) if n != "MAIN_WRITELOCK")
+    assert [n.rsplit(".", 1)[-1] for n in left] == ["seg", "seg", "toc"], left
