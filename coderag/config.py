@@ -56,6 +56,10 @@ class Settings:
     """Files per worker task; 0 picks a default."""
     weights: dict[str, float] = field(default_factory=dict)
     """Search-time weights overriding the ranker's defaults (``coderag.search.<name>``)."""
+    plugins_load: list[str] | None = None
+    """``coderag.plugins.load``: only these plugin entry points load (``None``: all)."""
+    plugins_disable: list[str] = field(default_factory=list)
+    """``coderag.plugins.disable``: these plugin entry points never load."""
 
     def identity(self, kind: str) -> str:
         """A stable description of one backend and its options, recorded in the index."""
@@ -104,7 +108,19 @@ def load_settings(repo: Path, overrides: dict[str, str] | None = None) -> Settin
                 settings.weights[full_key[len("coderag.search."):].replace("-", "_")] = float(value)
             except ValueError:
                 raise ConfigError(f"git config {full_key} must be a number, got {value!r}") from None
+    _plugin_filters(raw, settings)
     return settings
+
+
+def _plugin_filters(raw: dict[str, str], settings: Settings) -> None:
+    """Read ``coderag.plugins.load`` / ``.disable`` and apply them to the plugin manager."""
+    from coderag import plugins
+
+    load = raw.get("coderag.plugins.load")
+    settings.plugins_load = plugins.split_names(load) if load is not None else None
+    settings.plugins_disable = plugins.split_names(raw.get("coderag.plugins.disable", ""))
+    # The plugin manager is process-wide: the settings loaded last decide.
+    plugins.configure(settings.plugins_load, settings.plugins_disable)
 
 
 def _int_setting(raw: dict[str, str], key: str, default: int) -> int:

@@ -87,7 +87,12 @@ class Chunker(Protocol):
 
     Must be deterministic, pure (no I/O) and picklable, because it runs in
     worker processes.  Chunks must lie within the file, in order, with exact
-    line numbers; they may overlap but should not.
+    line numbers; they may overlap but should not.  Together they cover every
+    line worth searching (blank lines, and lines a chunker documents as noise
+    such as lone closing brackets, may be left out).  A huge file or
+    definition is split into several chunks.  A chunk's ``text`` is exactly
+    its lines, except that a chunker may cut the text of an over-long chunk
+    (a minified line) to a fixed number of characters.
     """
 
     name: str
@@ -95,7 +100,13 @@ class Chunker(Protocol):
     """Bump when the output changes: the index re-chunks everything it chunked with another version."""
 
     def chunk(self, path: str, text: str, language: str) -> list[Chunk]:
-        """Return the chunks of ``text`` (the content of ``path``)."""
+        """Return the chunks of ``text`` (the content of ``path``), in line order.
+
+        ``language`` is coderag's name for it (``python``, ``javascript``,
+        ``markdown``..., ``""`` when unknown); any name must be accepted.  The
+        text may hold control characters or U+FFFD from undecodable bytes.
+        Empty or blank text gives no chunk.
+        """
         ...
 
 
@@ -107,10 +118,16 @@ class Embedder(Protocol):
     index re-embeds everything when it changes.  Instances are created once
     per process (workers re-create them through their factory), so heavy
     loading belongs in the constructor or on first use, never at import.
+    Deterministic: the same text gives the same vector alone or in any batch
+    (up to float rounding), in any process.  Texts may be long (truncate
+    them) or unreadable: a text with no known token may map to the zero
+    vector, never to NaN.
     """
 
     model_id: str
+    """Exact weights and settings that shape the vectors, e.g. ``name@hash``."""
     dim: int
+    """Vector dimension; known without embedding anything."""
 
     def embed_documents(self, texts: Sequence[str]) -> "np.ndarray":
         """Return an ``(len(texts), dim)`` float32 array of L2-normalised rows."""
@@ -125,10 +142,13 @@ class Embedder(Protocol):
 class VectorStore(Protocol):
     """Approximate nearest neighbour search over labelled unit vectors, on disk.
 
-    Created by a factory called as ``factory(directory, dim=..., **options)``.
-    Changes become durable only at :meth:`commit`, which must be atomic: a
-    crash before or during it leaves the previously committed state.
-    Labels are unique ``int`` ids chosen by coderag and never reused.
+    Created by a factory called as ``factory(directory, dim=..., readonly=...,
+    **options)``.  Changes become durable only at :meth:`commit`, which must
+    be atomic: a crash before or during it leaves the previously committed
+    state.  Labels are unique ``int`` ids chosen by coderag and never reused.
+    A ``readonly`` store never writes (not even to create its directory),
+    sees the state committed when it was opened and refuses changes.
+    Whether :meth:`search` sees uncommitted changes is up to the store.
     """
 
     def add(self, labels: "np.ndarray", vectors: "np.ndarray") -> None:
@@ -140,7 +160,11 @@ class VectorStore(Protocol):
         ...
 
     def search(self, vector: "np.ndarray", k: int) -> list[tuple[int, float]]:
-        """Return up to ``k`` ``(label, cosine similarity)`` pairs, best first."""
+        """Return up to ``k`` ``(label, cosine similarity)`` pairs, best first.
+
+        Labels are Python ``int`` and scores ``float``; deleted labels never
+        appear; ``k <= 0`` or an empty store gives ``[]``.
+        """
         ...
 
     def commit(self) -> None:
@@ -148,11 +172,11 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None:
-        """Release files and memory; uncommitted changes are dropped."""
+        """Release files and memory; uncommitted changes are dropped.  Closing twice is harmless."""
         ...
 
     def __len__(self) -> int:
-        """Number of live (not deleted) vectors."""
+        """Number of live (not deleted) vectors, counting uncommitted changes."""
         ...
 
 
@@ -160,30 +184,40 @@ class VectorStore(Protocol):
 class LexicalStore(Protocol):
     """Keyword (BM25-style) search over :class:`LexicalDoc` documents, on disk.
 
-    Created by a factory called as ``factory(directory, **options)``.  Same
-    durability rules as :class:`VectorStore`.
+    Created by a factory called as ``factory(directory, readonly=...,
+    **options)``.  Same durability and read-only rules as
+    :class:`VectorStore`.  All three text fields are searched (a match in
+    ``symbol`` or ``path`` counts as much as one in ``body``, or more).
     """
 
     def add(self, docs: Sequence[LexicalDoc]) -> None:
+        """Add documents under their labels."""
         ...
 
     def delete(self, labels: Sequence[int]) -> None:
+        """Remove labels; unknown labels are ignored."""
         ...
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to ``k`` ``(label, score)`` pairs, best first.
 
-        ``query_tokens`` come from :func:`coderag.tokenize.query_tokens`.
+        ``query_tokens`` come from :func:`coderag.tokenize.query_tokens`
+        (they may repeat).  Scores are positive BM25-style ``float``; a
+        document matching more of the query ranks higher.  Unknown tokens, an
+        empty query or ``k <= 0`` give ``[]``.
         """
         ...
 
     def commit(self) -> None:
+        """Make all changes durable, atomically."""
         ...
 
     def close(self) -> None:
+        """Release files; uncommitted changes are dropped.  Closing twice is harmless."""
         ...
 
     def __len__(self) -> int:
+        """Number of live documents, counting uncommitted changes."""
         ...
 
 
