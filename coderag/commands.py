@@ -1,8 +1,6 @@
 """The handlers behind each ``git coderag`` command (argument parsing is in :mod:`coderag.cli`)."""
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from argparse import Namespace
@@ -19,28 +17,20 @@ def _open_index(args: Namespace):
 
 # ---------------------------------------------------------------------------
 def cmd_index(args: Namespace) -> int:
-    index = _open_index(args)
     if args.background:
-        return _spawn_background(index, args)
+        return _request_background(args)
+    index = _open_index(args)
     progress = None
     if not (args.quiet or args.json) and sys.stderr.isatty():
         from coderag.progress import TerminalProgress
 
         progress = TerminalProgress()
-    record = bool(os.environ.get("CODERAG_RECORD_STATUS"))
     try:
         report = index.update(args.rev, staged=args.staged, full=args.full, wait=not args.no_wait,
                               progress=progress)
-    except BaseException as exc:
-        if record:  # a hook's update failed: keep the reason where `status` shows it
-            index.location.write_status({"ok": False, "finished_at": time.time(),
-                                         "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
-        raise
     finally:
         if progress is not None:
             progress.close()
-    if record:
-        index.location.write_status({"ok": True, "finished_at": time.time(), "report": report.to_dict()})
     if args.json:
         print_json(report.to_dict())
     elif not args.quiet:
@@ -73,24 +63,34 @@ def _print_report(report, stats: bool) -> None:
             print(f"  peak RSS {peak:.0f} MB")
 
 
-def _spawn_background(index, args: Namespace) -> int:
-    """Start a detached ``index`` and return at once (git hooks must not wait)."""
-    log = index.location.root / "background.log"
-    index.location.root.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "coderag", "-C", str(index.repo.root), "index", "--quiet"]
-    if args.staged:
-        command.append("--staged")
-    elif args.rev != "HEAD":
-        command += ["--rev", args.rev]
-    env = dict(os.environ, CODERAG_RECORD_STATUS="1")
-    # Hooks run with GIT_INDEX_FILE etc. pointing at this invocation's state; the
-    # background process must read the repository as it will be, not as it was.
-    for name in ("GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX"):
-        if not args.staged:
-            env.pop(name, None)
-    with open(log, "ab") as out:
-        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                         start_new_session=True, close_fds=True)
+def _request_background(args: Namespace) -> int:
+    """Ask for a detached update and return at once: git hooks must never wait or fail.
+
+    Imports nothing heavy (no numpy, no model).  Any problem is reported on
+    stderr and recorded for ``status``, and the exit status stays 0, so a
+    pre-commit hook never blocks a commit.
+    """
+    from coderag.background import request_update
+    from coderag.gitio import Repo
+
+    location = None
+    try:
+        repo = Repo.discover(args.directory)
+        from coderag.storage import IndexLocation
+
+        location = IndexLocation(repo.index_dir())
+        outcome = request_update(repo, args.rev, staged=args.staged, full=args.full)
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if isinstance(exc, CoderagError) else f"{type(exc).__name__}: {exc}"
+        print(f"coderag: warning: background update not started: {message}", file=sys.stderr)
+        if location is not None:
+            try:
+                location.write_status({"ok": False, "finished_at": time.time(), "error": message})
+            except OSError:
+                pass
+        return 0
+    if not args.quiet:
+        print(f"coderag: update {outcome} in the background (`git coderag status` shows it)")
     return 0
 
 
@@ -126,20 +126,37 @@ def _snippet(text: str, lines: int = 4, width: int = 110) -> list[str]:
 
 
 def _freshness(index) -> dict:
-    from coderag.storage import WriteLock
+    from coderag.background import background_state
 
     commit = index.indexed_commit
     head = index.repo.resolve("HEAD")
-    updating = WriteLock(index.location.root).holder() is not None
-    return {"commit": commit, "head": head, "stale": bool(head and commit != head), "updating": updating}
+    state = background_state(index.location)
+    return {"commit": commit, "head": head, "stale": bool(head and commit != head),
+            "updating": state["updating"] or state["pending"]}
 
 
 def _wait_for_update(index, timeout: float = 600) -> None:
-    from coderag.storage import WriteLock
+    from coderag.background import wait_until_idle
+    from coderag.errors import IndexBusy
 
-    lock = WriteLock(index.location.root)
-    lock.acquire(wait=True, timeout=timeout)
-    lock.release()
+    def is_stale() -> bool:
+        from coderag.manifest import Manifest
+        from coderag.storage import MANIFEST_NAME
+
+        current = index.location.current()
+        if current is None:
+            return True
+        try:
+            manifest = Manifest(current / MANIFEST_NAME, readonly=True)
+        except CoderagError:
+            return True
+        try:
+            return (manifest.get("commit") or None) != index.repo.resolve("HEAD")
+        finally:
+            manifest.close()
+
+    if not wait_until_idle(index.location, timeout, is_stale):
+        raise IndexBusy(f"an index update is still running after {timeout:.0f}s")
 
 
 # ---------------------------------------------------------------------------
@@ -149,7 +166,9 @@ def cmd_status(args: Namespace) -> int:
         print_json(info)
         return 0
     print(f"repository: {info['repository']}")
-    if not info["indexed"]:
+    if info.get("error"):
+        print(f"index: DAMAGED: {info['error']}")
+    elif not info["indexed"]:
         print("index: none (run `git coderag index`)")
     else:
         target = "staged content" if info.get("target") == ":staged" else info.get("commit")
@@ -159,9 +178,15 @@ def cmd_status(args: Namespace) -> int:
         print(f"chunker: {info['chunker']}; stores: {info['vector_store']}, {info['lexical_store']}")
     if info["updating"]:
         print(f"update running (pid {info['update_pid']})")
+    elif info.get("pending"):
+        print("update requested, starting")
     last = info.get("last_background")
-    if last and not last.get("ok", True):
-        print(f"last background update failed: {last.get('error')}")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("finished_at", 0)))
+        if not last.get("ok", True):
+            print(f"last background update FAILED ({when}): {last.get('error')}")
+        else:
+            print(f"last background update: ok ({when})")
     return 0
 
 

@@ -32,6 +32,21 @@ class Entry:
     blob: str
 
 
+def parse_staged(out: bytes) -> dict[str, Entry]:
+    """Entries of ``git ls-files -s -z`` output (see :meth:`Repo.staged_snapshot`)."""
+    entries: dict[str, Entry] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, blob, stage = meta.decode().split()
+        # During a merge conflict keep "ours" (stage 2) as the indexed version.
+        if stage in ("0", "2"):
+            name = path.decode("utf-8", "surrogateescape")
+            entries[name] = Entry(name, mode, blob)
+    return entries
+
+
 def _git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     env = dict(os.environ)
     # Hooks export GIT_INDEX_FILE/GIT_DIR relative to the repo; keep them but never a pager.
@@ -82,10 +97,12 @@ class Repo:
         return _git(self.root, *args, input=input, check=check)
 
     def index_dir(self) -> Path:
-        """Where the index lives: ``$(git rev-parse --git-path coderag)``."""
-        out = self.git("rev-parse", "--git-path", "coderag").decode("utf-8", "surrogateescape").strip()
-        path = Path(out)
-        return path if path.is_absolute() else (self.root / path)
+        """Where the index lives: ``$(git rev-parse --git-path coderag)``.
+
+        For a name git gives no special meaning that is ``$GIT_DIR/coderag``
+        (per worktree), so no subprocess is needed: hooks pay for every one.
+        """
+        return self.git_dir / "coderag"
 
     def resolve(self, rev: str = "HEAD") -> str | None:
         """Commit id of ``rev``, or ``None`` for an unborn HEAD."""
@@ -103,20 +120,7 @@ class Repo:
     def entries(self, target: str = "HEAD") -> dict[str, Entry]:
         """Paths of ``target`` (a revision or :data:`STAGED`) with modes and blob ids."""
         if target == STAGED:
-            if self.bare:
-                raise CoderagError("a bare repository has no staging area")
-            out = self.git("ls-files", "-s", "-z")
-            entries: dict[str, Entry] = {}
-            for record in out.split(b"\0"):
-                if not record:
-                    continue
-                meta, _, path = record.partition(b"\t")
-                mode, blob, stage = meta.decode().split()
-                # During a merge conflict keep "ours" (stage 2) as the indexed version.
-                if stage in ("0", "2"):
-                    name = path.decode("utf-8", "surrogateescape")
-                    entries[name] = Entry(name, mode, blob)
-            return entries
+            return parse_staged(self.staged_snapshot())
         commit = self.resolve(target)
         if commit is None:
             return {}
@@ -130,6 +134,17 @@ class Repo:
             name = path.decode("utf-8", "surrogateescape")
             entries[name] = Entry(name, mode, blob)
         return entries
+
+    def staged_snapshot(self) -> bytes:
+        """The staging area as raw ``git ls-files -s -z`` output (honours ``GIT_INDEX_FILE``).
+
+        A pre-commit hook saves this and lets a background process index it
+        later: the blobs are already in the object database, while the index
+        file git used (often a temporary one) may be gone by then.
+        """
+        if self.bare:
+            raise CoderagError("a bare repository has no staging area")
+        return self.git("ls-files", "-s", "-z")
 
     def blob_sizes(self, blobs: Iterable[str]) -> dict[str, int]:
         """Sizes of blobs in bytes (``git cat-file --batch-check``), without reading them."""

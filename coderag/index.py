@@ -14,11 +14,11 @@ from coderag.gitio import STAGED
 from coderag.gitio import Repo
 from coderag.indexer import UpdateReport
 from coderag.indexer import Updater
+from coderag.manifest import FORMAT_VERSION
 from coderag.manifest import Manifest
 from coderag.protocols import Hit
 from coderag.storage import MANIFEST_NAME
 from coderag.storage import IndexLocation
-from coderag.storage import WriteLock
 
 CANDIDATES = 100
 """Candidates taken from each retriever before fusion and re-ranking."""
@@ -89,14 +89,18 @@ class Index:
         head = self.repo.resolve("HEAD")
         info: dict[str, Any] = {"repository": str(self.repo.root), "index_dir": str(self.location.root),
                                 "head": head, "indexed": False}
-        holder = WriteLock(self.location.root).holder()
-        info["updating"] = holder is not None
-        info["update_pid"] = holder
+        from coderag.background import background_state
+
+        info.update(background_state(self.location))
         info["last_background"] = self.location.read_status() or None
         current = self.location.current()
-        if current is None or not (current / MANIFEST_NAME).exists():
+        if current is None:
             return info
-        manifest = Manifest(current / MANIFEST_NAME, readonly=True)
+        try:
+            manifest = Manifest(current / MANIFEST_NAME, readonly=True)
+        except IndexCorrupt as exc:
+            info["error"] = _one_line_with_remedy(str(exc))
+            return info
         try:
             meta = manifest.meta()
             info.update(indexed=True, commit=meta.get("commit") or None, target=meta.get("target"),
@@ -131,19 +135,38 @@ class Index:
         return self._embedder
 
     def _open_reader(self) -> "_Reader":
-        current = self.location.current()
-        if current is None or not (current / MANIFEST_NAME).exists():
-            raise NoIndex(f"no coderag index in {self.repo.root}: run `git coderag index` first")
-        if self._reader is not None and self._reader.is_current(current):
-            return self._reader
-        self.close()
-        self._reader = _Reader(current, self.settings)
-        return self._reader
+        for attempt in range(3):
+            current = self.location.current()
+            if current is None:
+                raise NoIndex(f"no coderag index in {self.repo.root}: run `git coderag index` first")
+            if self._reader is not None and self._reader.is_current(current):
+                return self._reader
+            self.close()
+            try:
+                self._reader = _Reader(current, self.settings)
+                return self._reader
+            except IndexCorrupt as exc:
+                # A rebuild may have swapped CURRENT and removed this directory
+                # while we opened it: that is not damage, read the new one.
+                if self.location.current() != current and attempt < 2:
+                    continue
+                raise IndexCorrupt(_one_line_with_remedy(str(exc))) from None
+        raise AssertionError("unreachable")
 
     @property
     def indexed_commit(self) -> str | None:
         """The commit the open index was built from (``None`` for staged content)."""
         return self._open_reader().meta.get("commit") or None
+
+
+def _one_line_with_remedy(message: str) -> str:
+    """One line that says what is wrong and names the command that fixes it."""
+    line = message.splitlines()[0] if message else "the index is damaged"
+    if "git coderag index" in line:
+        return line
+    for tail in ("; rebuild the index", "; run `git coderag index --full` to rebuild"):
+        line = line.replace(tail, "")
+    return f"{line}; run `git coderag index --full` to rebuild it"
 
 
 class _Reader:
@@ -153,21 +176,31 @@ class _Reader:
         from coderag.stores_access import IndexStores
 
         self.data_dir = data_dir
+        if not data_dir.is_dir():
+            raise IndexCorrupt(f"the index directory {data_dir.name} is missing")
         self.manifest = Manifest(data_dir / MANIFEST_NAME, readonly=True)
-        self.meta = self.manifest.meta()
-        if "generation" not in self.meta:
-            self.manifest.close()
-            raise NoIndex("the index is still being built: wait for `git coderag index` to finish")
-        self.generation = int(self.meta["generation"])
-        dim = int(self.meta.get("dim", "0") or 0)
-        if dim <= 0:
-            self.manifest.close()
-            raise IndexCorrupt("index manifest has no vector dimension: run `git coderag index --full`")
         try:
+            self.meta = self.manifest.meta()
+            if "generation" not in self.meta:
+                raise NoIndex("the index is still being built: wait for `git coderag index` to finish")
+            version = self.meta.get("format_version")
+            if version != str(FORMAT_VERSION):
+                # Never read a layout we do not know: `index` rebuilds it (format_version is in its identity).
+                raise IndexCorrupt(f"the index was written in format {version or 'unknown'} and this coderag "
+                                    f"reads format {FORMAT_VERSION}: run `git coderag index` to rebuild it")
+            self.generation = int(self.meta["generation"])
+            dim = int(self.meta.get("dim", "0") or 0)
+            if dim <= 0:
+                raise IndexCorrupt("index manifest has no vector dimension")
             self.stores = IndexStores.open(data_dir, settings, dim, readonly=True)
         except BaseException:
             self.manifest.close()
             raise
+        expected = int(self.meta.get("live_chunks", "0") or 0)
+        for name, store in (("vector", self.stores.vectors), ("lexical", self.stores.lexical)):
+            if len(store) < expected:  # stores may hold more (dead labels), never fewer
+                self.close()
+                raise IndexCorrupt(f"the {name} store holds {len(store)} chunks, the manifest lists {expected}")
 
     def is_current(self, data_dir: Path) -> bool:
         return data_dir == self.data_dir and self.manifest.generation == self.generation

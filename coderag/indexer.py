@@ -8,6 +8,7 @@ generation the committed one.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -19,7 +20,9 @@ import numpy as np
 
 from coderag.config import Settings
 from coderag.errors import CoderagError
+from coderag.errors import IndexCorrupt
 from coderag.gitio import STAGED
+from coderag.gitio import Entry
 from coderag.gitio import Repo
 from coderag.manifest import FORMAT_VERSION
 from coderag.manifest import FileRow
@@ -88,34 +91,52 @@ class Updater:
         self.location = IndexLocation(repo.index_dir())
         self.progress = progress or (lambda stage, done, total: None)
 
-    def run(self, target: str = "HEAD", full: bool = False, wait: bool = True) -> UpdateReport:
+    def run(self, target: str = "HEAD", full: bool = False, wait: bool = True,
+            entries: dict[str, Entry] | None = None, commit: str | None = None) -> UpdateReport:
+        """Update to ``target`` under the write lock.
+
+        :param entries: the tree to index when it is not read from git now:
+            a staging-area snapshot taken earlier, or a work-tree view.
+        :param commit: the commit recorded for ``entries`` (default: none for
+            the staging area, else ``target`` resolved).
+        """
         lock = WriteLock(self.location.root)
         lock.acquire(wait=wait)
         try:
-            return self._run_locked(target, full)
+            return self._run_locked(target, full, entries, commit)
         finally:
             lock.release()
 
     # ------------------------------------------------------------------
-    def _run_locked(self, target: str, full: bool) -> UpdateReport:
+    def _run_locked(self, target: str, full: bool, entries: dict[str, Entry] | None = None,
+                    commit: str | None = None) -> UpdateReport:
         started = time.perf_counter()
         report = UpdateReport(target=target, full=full)
-        commit = None if target == STAGED else self.repo.resolve(target)
-        if target != STAGED and commit is None:
-            raise CoderagError("HEAD has no commits yet (unborn branch): commit something, or use --staged")
+        if commit is None and not target.startswith(":"):  # ":staged" and other pseudo-targets have none
+            commit = self.repo.resolve(target)
+            if commit is None:
+                raise CoderagError("HEAD has no commits yet (unborn branch): commit something, or use --staged")
         report.commit = commit
-        entries = self.repo.entries(target)
+        if entries is None:
+            entries = self.repo.entries(target)
 
         worker = BatchWorker(str(self.repo.root), self.settings, None)
         wanted = settings_identity(self.settings, worker.embedder.model_id, worker.embedder.dim)
         data_dir, reason = self._choose_data_dir(wanted, full)
+        opened = None
+        if not reason:
+            try:
+                opened = self._open_live(data_dir, worker.embedder.dim)
+            except IndexCorrupt as exc:  # rebuild beside it; the damaged one is removed at the switch
+                data_dir, reason = self.location.new_data_dir(), f"the index was damaged: {exc}"
         report.rebuilt_because = reason
         fresh = reason != ""
-        manifest = Manifest(data_dir / MANIFEST_NAME)
-        stores = IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False)
+        if opened is None:
+            opened = (Manifest(data_dir / MANIFEST_NAME),
+                      IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False))
+        manifest, stores = opened
         try:
             worker.manifest_path = str(data_dir / MANIFEST_NAME)
-            self._recover(manifest, stores)
             generation = manifest.generation + 1
             live = manifest.live_files()
             to_remove = [p for p, row in live.items() if p not in entries or entries[p].blob != row.blob]
@@ -134,7 +155,8 @@ class Updater:
             report.seconds["store_commit"] = time.perf_counter() - t0
             manifest.begin()
             manifest.flip(generation, {**wanted, "target": target, "commit": commit or "",
-                                       "indexed_at": time.time()})
+                                       "indexed_at": time.time(),
+                                       "live_chunks": manifest.live_chunk_count(generation)})
             manifest.purge_dead_before(generation)
             manifest.commit()
             report.generation = generation
@@ -171,7 +193,30 @@ class Updater:
         for key, value in wanted.items():
             if meta.get(key) != value:
                 return self.location.new_data_dir(), f"{key} changed ({meta.get(key) or 'none'} -> {value})"
+        self.location.remove_stale(keep=current)  # builds abandoned by a crash
         return current, ""
+
+    def _open_live(self, data_dir: Path, dim: int) -> tuple[Manifest, IndexStores]:
+        """Open the live index for writing, undo a crashed update, check the stores hold it all."""
+        manifest = Manifest(data_dir / MANIFEST_NAME)
+        stores = None
+        try:
+            stores = IndexStores.open(data_dir, self.settings, dim, readonly=False)
+            try:
+                self._recover(manifest, stores)
+                live = manifest.live_chunk_count()
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorrupt(f"the manifest is unreadable ({exc})") from None
+            for name, store in (("vector", stores.vectors), ("lexical", stores.lexical)):
+                if len(store) < live:
+                    raise IndexCorrupt(f"the {name} store holds {len(store)} chunks, the manifest {live}")
+            return manifest, stores
+        except BaseException:
+            if stores is not None:
+                stores.close()
+            manifest.rollback()
+            manifest.close()
+            raise
 
     def _recover(self, manifest: Manifest, stores: "IndexStores") -> None:
         """Undo what a crashed update left: rows and store labels of an uncommitted generation."""

@@ -15,6 +15,7 @@ that :meth:`Manifest.rollback_uncommitted` removes; readers never see them.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import zlib
@@ -94,9 +95,38 @@ class Manifest:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
             self.db.execute("SELECT count(*) FROM meta").fetchone()
+            self._check_complete()
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise IndexCorrupt(f"index manifest {path} is unreadable ({exc}); "
                                "run `git coderag index --full` to rebuild") from None
+
+    def _check_complete(self) -> None:
+        """Detect a truncated database file at open, cheaply.
+
+        The header records the page count at the last checkpoint; a file
+        shorter than that lost its tail.  The header can run ahead of the file
+        for a moment while another process checkpoints, so a mismatch is
+        confirmed with ``PRAGMA quick_check`` before calling the file damaged.
+        """
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(100)
+                size = os.fstat(handle.fileno()).st_size
+        except FileNotFoundError:
+            return
+        if len(header) < 100:
+            if size == 0 and not self.readonly:
+                return  # a database created just now
+            raise sqlite3.DatabaseError("file is shorter than its header")
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        valid = header[24:28] == header[92:96]
+        if valid and size < pages * page_size:
+            row = self.db.execute("PRAGMA quick_check(1)").fetchone()
+            if not row or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"file truncated ({size} of {pages * page_size} bytes)")
 
     # -- meta -----------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -145,6 +175,12 @@ class Manifest:
                 text = decompress(row[8]) if with_text else ""
                 out[row[0]] = ChunkRow(*row[:8], text)
         return out
+
+    def live_chunk_count(self, generation: int | None = None) -> int:
+        """Number of chunks live at ``generation`` (default: the committed one)."""
+        gen = self.generation if generation is None else generation
+        return self.db.execute("SELECT count(*) FROM chunks WHERE born <= ? AND (died IS NULL OR died > ?)",
+                               (gen, gen)).fetchone()[0]
 
     def counts(self, generation: int | None = None) -> dict[str, int]:
         gen = self.generation if generation is None else generation

@@ -1,14 +1,23 @@
-"""Where an index lives on disk, and the lock that keeps to one writer.
+"""Where an index lives on disk, and the locks that keep to one writer.
 
 Layout under ``$(git rev-parse --git-path coderag)``::
 
     CURRENT          name of the live data directory (swapped atomically)
-    write.lock       held (flock) by the one process updating the index
+    write.lock       held (flock) by the one process writing the index
+    runner.lock      held (flock) by the one background updater, if any
+    watch.lock       held (flock) while `git coderag watch` runs
+    update.request   the latest update asked of the background updater
     status.json      what the last background update did (for ``status``)
+    background.log   output of background updates (kept small)
     data-<id>/       manifest.sqlite, vectors/, lexical/
 
 A full rebuild writes a new data directory and swaps ``CURRENT``, so readers
 keep the old index until the new one is complete.
+
+Every lock is an ``flock`` on an open file, so the kernel releases it when
+its holder exits, however it dies: a ``kill -9`` never leaves a stale lock.
+The pid written inside a lock file is informational only; a lock file whose
+process is gone is simply reacquired (and its pid overwritten).
 """
 from __future__ import annotations
 
@@ -18,11 +27,14 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from coderag.errors import IndexBusy
 
 MANIFEST_NAME = "manifest.sqlite"
+REQUEST_MAGIC = b"coderag-request 1"
+LOG_MAX_BYTES = 256 * 1024
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -33,6 +45,37 @@ def write_atomic(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    """What the background updater is asked to do next.
+
+    ``target`` is a revision or ``":staged"``; for the staging area,
+    ``snapshot`` holds the ``git ls-files -s -z`` output taken when the
+    request was made.
+    """
+
+    target: str
+    full: bool = False
+    snapshot: bytes = b""
+    requested_at: float = 0.0
+
+    def encode(self) -> bytes:
+        header = json.dumps({"target": self.target, "full": self.full, "requested_at": self.requested_at})
+        return REQUEST_MAGIC + b"\n" + header.encode() + b"\n" + self.snapshot
+
+    @classmethod
+    def decode(cls, data: bytes) -> "UpdateRequest | None":
+        magic, _, rest = data.partition(b"\n")
+        header, _, snapshot = rest.partition(b"\n")
+        if magic != REQUEST_MAGIC:
+            return None
+        try:
+            meta = json.loads(header)
+            return cls(str(meta["target"]), bool(meta.get("full")), snapshot, float(meta.get("requested_at", 0)))
+        except (ValueError, KeyError, TypeError):
+            return None
 
 
 class IndexLocation:
@@ -67,11 +110,13 @@ class IndexLocation:
         self.remove_stale(keep=data_dir)
 
     def remove_stale(self, keep: Path | None) -> None:
+        """Delete data directories other than ``keep`` (call with the write lock held)."""
         keep_name = keep.name if keep else None
         for child in self.root.glob("data-*"):
             if child.name != keep_name:
                 shutil.rmtree(child, ignore_errors=True)
 
+    # -- background updates ---------------------------------------------------
     @property
     def status_file(self) -> Path:
         return self.root / "status.json"
@@ -86,17 +131,83 @@ class IndexLocation:
         except (FileNotFoundError, ValueError):
             return {}
 
+    @property
+    def request_file(self) -> Path:
+        return self.root / "update.request"
 
-class WriteLock:
-    """An exclusive ``flock`` on ``write.lock``; the kernel frees it if the holder dies.
+    def write_request(self, request: UpdateRequest) -> None:
+        """Record ``request``, replacing any older one that was not started yet (they coalesce)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.request_file, request.encode())
 
-    Because the lock is held by an open file, a process killed with ``kill -9``
-    never leaves a stale lock behind; the pid written inside is informational.
+    def has_request(self) -> bool:
+        return self.request_file.exists()
+
+    def take_request(self) -> UpdateRequest | None:
+        """Claim the pending request (renaming it first, so two takers never both get it)."""
+        claimed = self.root / f".update.request.{os.getpid()}"
+        try:
+            os.replace(self.request_file, claimed)
+        except FileNotFoundError:
+            return None
+        try:
+            return UpdateRequest.decode(claimed.read_bytes())
+        finally:
+            claimed.unlink(missing_ok=True)
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "background.log"
+
+    def open_log(self):
+        """The background log, opened for appending; restarted when it grows past a limit."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.log_file.stat().st_size > LOG_MAX_BYTES:
+                os.replace(self.log_file, self.log_file.with_suffix(".log.1"))
+        except FileNotFoundError:
+            pass
+        return open(self.log_file, "ab")
+
+
+class FileLock:
+    """An exclusive ``flock`` on a file; the kernel frees it if the holder dies.
+
+    Because the lock belongs to an open file, a process killed with
+    ``kill -9`` never leaves a stale lock behind; the pid written inside is
+    informational.  A lock can be handed to a child process by passing
+    :attr:`fileno` (the child inherits the same open file, hence the lock).
     """
 
-    def __init__(self, root: Path) -> None:
-        self.path = root / "write.lock"
+    busy_message = "another coderag process{holder} holds {name}"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._handle = None
+
+    @classmethod
+    def adopt(cls, path: Path, fd: int) -> "FileLock":
+        """Own a lock inherited from a parent process through file descriptor ``fd``."""
+        lock = cls.__new__(cls)
+        FileLock.__init__(lock, path)
+        lock._handle = os.fdopen(fd, "a+")
+        lock._handle.truncate(0)
+        lock._handle.write(f"{os.getpid()}\n")
+        lock._handle.flush()
+        return lock
+
+    @property
+    def fileno(self) -> int:
+        assert self._handle is not None, "lock not held"
+        return self._handle.fileno()
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never waits."""
+        try:
+            self.acquire(wait=False)
+        except IndexBusy:
+            return False
+        return True
 
     def acquire(self, wait: bool = True, timeout: float | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,10 +224,10 @@ class WriteLock:
                 if not wait or (deadline is not None and time.monotonic() > deadline):
                     holder = self.holder()
                     handle.close()
-                    raise IndexBusy(
-                        f"another coderag process{f' (pid {holder})' if holder else ''} is updating this index"
-                    ) from None
+                    raise IndexBusy(self.busy_message.format(
+                        holder=f" (pid {holder})" if holder and holder > 0 else "", name=self.path.name)) from None
                 time.sleep(0.05)
+        # Whatever a dead holder wrote here is overwritten: that is all "clearing" a stale lock takes.
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
@@ -124,7 +235,7 @@ class WriteLock:
         self._handle = handle
 
     def holder(self) -> int | None:
-        """Pid of the process holding the lock, if any."""
+        """Pid of the live process holding the lock (``-1`` if unknown), or ``None`` if it is free."""
         try:
             with open(self.path) as handle:
                 try:
@@ -145,9 +256,40 @@ class WriteLock:
                 self._handle.close()
                 self._handle = None
 
-    def __enter__(self) -> "WriteLock":
+    def detach(self) -> None:
+        """Close our handle without unlocking (a child that inherited it now owns the lock)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "FileLock":
         self.acquire()
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+class WriteLock(FileLock):
+    """The one-writer lock of an index (``write.lock``)."""
+
+    busy_message = "another coderag process{holder} is updating this index"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "write.lock")
+
+
+class RunnerLock(FileLock):
+    """Held by the single background updater (``runner.lock``); hooks start one only if it is free."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "runner.lock")
+
+
+class WatchLock(FileLock):
+    """Held while `git coderag watch` runs (``watch.lock``): updates then target the work tree."""
+
+    busy_message = "`git coderag watch` is already running{holder} for this work tree"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "watch.lock")
