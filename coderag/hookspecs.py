@@ -136,7 +136,10 @@ def coderag_register_lexical_stores(register):
     :class:`coderag.protocols.LexicalDoc` documents.  Options come from git
     config ``coderag.lexicalstore.<option>``.
 
-    Lifecycle, processes and durability: the same as vector stores (one
-    writer, read-only searchers, atomic ``commit()``).
+    Lifecycle: the same as vector stores (open, add and delete, one
+    ``commit()``, close; a full rebuild starts a new directory).  Processes:
+    one writer at a time and read-only searchers in other processes, which
+    must never write; ``commit()`` is atomic.  Tokenising is already done (in
+    worker processes), so a whitespace split is all the analysis needed.
     Kit: :class:`coderag.testing.LexicalStoreContract`.
     """

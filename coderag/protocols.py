@@ -96,6 +96,7 @@ class Chunker(Protocol):
     """
 
     name: str
+    """The name it is registered under (shown in ``git coderag status``)."""
     version: str
     """Bump when the output changes: the index re-chunks everything it chunked with another version."""
 
