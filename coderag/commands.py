@@ -171,11 +171,15 @@ def cmd_status(args: Namespace) -> int:
     elif not info["indexed"]:
         print("index: none (run `git coderag index`)")
     else:
-        target = "staged content" if info.get("target") == ":staged" else info.get("commit")
+        target = {":staged": "staged content",
+                  ":worktree": f"work tree (on {str(info.get('commit'))[:12]})"}.get(info.get("target") or "",
+                                                                               info.get("commit"))
         print(f"indexed: {target}  ({'behind HEAD' if info['stale'] else 'current'})")
         print(f"files: {info.get('files', 0)} ({info.get('files_skipped', 0)} skipped), chunks: {info['chunks']}")
         print(f"embedder: {info['embedder']}")
         print(f"chunker: {info['chunker']}; stores: {info['vector_store']}, {info['lexical_store']}")
+    if info.get("watch_pid"):
+        print(f"watch running (pid {info['watch_pid']}): the index follows the work tree")
     if info["updating"]:
         print(f"update running (pid {info['update_pid']})")
     elif info.get("pending"):

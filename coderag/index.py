@@ -91,7 +91,10 @@ class Index:
                                 "head": head, "indexed": False}
         from coderag.background import background_state
 
+        from coderag.storage import WatchLock
+
         info.update(background_state(self.location))
+        info["watch_pid"] = WatchLock(self.location.root).holder()
         info["last_background"] = self.location.read_status() or None
         current = self.location.current()
         if current is None:

@@ -90,6 +90,7 @@ class Updater:
         self.settings = settings
         self.location = IndexLocation(repo.index_dir())
         self.progress = progress or (lambda stage, done, total: None)
+        self._worker: BatchWorker | None = None
 
     def run(self, target: str = "HEAD", full: bool = False, wait: bool = True,
             entries: dict[str, Entry] | None = None, commit: str | None = None) -> UpdateReport:
@@ -120,7 +121,9 @@ class Updater:
         if entries is None:
             entries = self.repo.entries(target)
 
-        worker = BatchWorker(str(self.repo.root), self.settings, None)
+        if self._worker is None:  # kept across runs: a watch updates often and the model loads once
+            self._worker = BatchWorker(str(self.repo.root), self.settings, None)
+        worker = self._worker
         wanted = settings_identity(self.settings, worker.embedder.model_id, worker.embedder.dim)
         data_dir, reason = self._choose_data_dir(wanted, full)
         opened = None
@@ -136,7 +139,7 @@ class Updater:
                       IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False))
         manifest, stores = opened
         try:
-            worker.manifest_path = str(data_dir / MANIFEST_NAME)
+            worker.use_manifest(str(data_dir / MANIFEST_NAME))
             generation = manifest.generation + 1
             live = manifest.live_files()
             to_remove = [p for p, row in live.items() if p not in entries or entries[p].blob != row.blob]

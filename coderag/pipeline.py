@@ -130,6 +130,13 @@ class BatchWorker:
         self.manifest_path = manifest_path
         self._cache = None
 
+    def use_manifest(self, manifest_path: str | None) -> None:
+        """Read the embedding cache from this manifest from now on (a worker may serve many updates)."""
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        self.manifest_path = manifest_path
+
     def _cached(self, hashes: list[bytes]) -> dict[bytes, bytes]:
         if not self.manifest_path:
             return {}
