@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -419,9 +420,11 @@ def test_whoosh_kill_during_commit_keeps_previous_generation(tmp_path, at_toc):
         proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "writing"
-        import time
-
-        time.sleep(0.3)  # in the middle of the segment writes
+        deadline = time.monotonic() + 30
+        while not set(os.listdir(path)) - before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # well inside the segment writes (seconds for 20k documents)
+        assert proc.poll() is None, "the write finished before the kill"
         proc.send_signal(signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL
     assert set(os.listdir(path)) - before  # it died with files half written
