@@ -42,6 +42,7 @@ from coderag.stores.atomic import fsync_dir
 from coderag.stores.atomic import fsync_path
 
 INDEX_NAME = "MAIN"
+_OPEN_ATTEMPTS = 5
 TEXT_FIELDS = ("symbol", "path", "body")
 DEFAULT_BOOSTS = {"symbol": 1.5, "path": 0.4, "body": 1.0}
 """Query-time field weights.  Measured on the public evaluation corpus (40-line
@@ -152,10 +153,11 @@ class WhooshLexicalStore:
         from whoosh import index
         from whoosh.filedb.filestore import FileStorage
 
-        exists = self.directory.is_dir() and index.TOC._latest_generation(
-            FileStorage(str(self.directory), readonly=True), INDEX_NAME
-        ) > -1
-        if not exists:
+        def generation() -> int:
+            storage = FileStorage(str(self.directory), readonly=True)
+            return index.TOC._latest_generation(storage, INDEX_NAME)
+
+        if not self.directory.is_dir() or generation() < 0:
             if self.directory.is_dir() and any(
                 n.startswith(INDEX_NAME + "_") and not n.endswith("WRITELOCK")
                 for n in os.listdir(self.directory)
@@ -165,20 +167,28 @@ class WhooshLexicalStore:
                 return  # nothing committed yet: an empty store, and nothing is written
             self.directory.mkdir(parents=True, exist_ok=True)
             index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
-        try:
-            # No mmap: Whoosh copies every mmapped compound segment file into
-            # a BytesIO when opening it (83 ms vs 6 ms at 50k documents).
-            storage = FileStorage(str(self.directory), supports_mmap=False, readonly=self.readonly)
-            self._ix = storage.open_index(INDEX_NAME)
-            # Opening a searcher opens every segment file, so a missing or
-            # truncated one fails here rather than in the middle of a query.
-            # (Whoosh itself retries when a concurrent merge removed a file.)
-            self._searcher = self._ix.searcher(weighting=self.weighting)
-            self._searcher.doc_count()
-        except FileNotFoundError as exc:
-            raise self._corrupt(f"missing file {Path(exc.filename or '?').name}") from None
-        except Exception as exc:  # Whoosh raises many kinds of errors on damaged files
-            raise self._corrupt(f"unreadable ({exc.__class__.__name__}: {exc})") from None
+        for _ in range(_OPEN_ATTEMPTS):
+            seen = generation()
+            try:
+                # No mmap: Whoosh copies every mmapped compound segment file
+                # into a BytesIO when opening it (83 ms vs 6 ms at 50k docs).
+                storage = FileStorage(str(self.directory), supports_mmap=False, readonly=self.readonly)
+                self._ix = storage.open_index(INDEX_NAME)
+                # Opening a searcher opens every segment file, so a missing or
+                # truncated one fails here rather than in the middle of a query.
+                self._searcher = self._ix.searcher(weighting=self.weighting)
+                self._searcher.doc_count()
+                break
+            except FileNotFoundError as exc:
+                # A writer committed between our listing of the TOCs and our
+                # reading of the newest one, and removed it: list again.
+                # (Whoosh itself retries segment files a merge removed.)
+                if generation() == seen:
+                    raise self._corrupt(f"missing file {Path(exc.filename or '?').name}") from None
+            except Exception as exc:  # Whoosh raises many kinds of errors on damaged files
+                raise self._corrupt(f"unreadable ({exc.__class__.__name__}: {exc})") from None
+        else:
+            raise self._corrupt("it kept changing while being opened")
         if set(self._ix.schema.names()) != {"label", *TEXT_FIELDS}:
             raise self._corrupt("unexpected schema")
 
