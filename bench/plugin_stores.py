@@ -12,6 +12,10 @@ tokenised exactly as an index update does.  Measured per store:
 * query: median latency over the corpus' first 200 queries;
 * disk: bytes in the store's folder after the updates.
 
+Times are wall clock and, for builds and updates, this process's CPU time
+(``*_cpu_s``), the steadier number on a shared machine; both stores run
+in one process here.
+
 ``--scale N`` repeats the corpus N times (with fresh labels and paths) to
 see how each cost grows::
 
@@ -87,20 +91,21 @@ def measure(name: str, docs: list, query_list: list[list[str]], changes: int, ro
     try:
         directory = work / "store"
         store = make(directory)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         store.add(docs)
         store.commit()
-        build = time.perf_counter() - t0
-        update_times = []
+        build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+        update_times, update_cpu = [], []
         next_label = len(docs) + 1
         for r in range(rounds):
             # Replace `changes` documents spread over the corpus: a small commit.
             victims = docs[r::max(1, len(docs) // changes)][:changes]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             store.delete([d.label for d in victims])
             store.add([type(d)(next_label + i, d.symbol, d.path, d.body + " edited") for i, d in enumerate(victims)])
             store.commit()
             update_times.append(time.perf_counter() - t0)
+            update_cpu.append(time.process_time() - c0)
             next_label += len(victims)
         store.close()
         t0 = time.perf_counter()
@@ -112,8 +117,9 @@ def measure(name: str, docs: list, query_list: list[list[str]], changes: int, ro
             reader.search(tokens, 100)
             latencies.append(time.perf_counter() - t0)
         reader.close()
-        return {"store": name, "docs": len(docs), "build_s": round(build, 3),
+        return {"store": name, "docs": len(docs), "build_s": round(build, 3), "build_cpu_s": round(build_cpu, 3),
                 "update_s_median": round(statistics.median(update_times), 4),
+                "update_cpu_s_median": round(statistics.median(update_cpu), 4),
                 "update_s_all": [round(t, 4) for t in update_times], "changes": changes,
                 "open_s": round(open_s, 4), "query_ms_p50": round(1000 * statistics.median(latencies), 2),
                 "query_ms_p95": round(1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))], 2),

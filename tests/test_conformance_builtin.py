@@ -96,3 +96,87 @@ def test_kit_reports_a_missing_factory(tmp_path):
     assert proc.returncode == 1, proc.stdout
     assert "1 error" in proc.stdout
     assert "override the `factory` fixture" in proc.stdout
+
+
+BROKEN_BACKENDS = '''
+import json
+import os
+
+import pytest
+
+from coderag.protocols import Chunk
+from coderag.testing import ChunkerContract
+from coderag.testing import LexicalStoreContract
+
+
+class OffByOne:
+    name, version = "off-by-one", "1"
+
+    def chunk(self, path, text, language):
+        lines = text.split("\\\\n")
+        return [Chunk(path, 2, len(lines), "\\\\n".join(lines), language)] if text.strip() else []
+
+
+class ForgetfulStore:
+    """Persists documents but keeps deletions in memory only."""
+
+    def __init__(self, directory, readonly=False):
+        self.path, self.readonly, self.deleted = os.path.join(directory, "docs.json"), readonly, set()
+        if not readonly:
+            os.makedirs(directory, exist_ok=True)
+        self.docs = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.docs = {int(k): v for k, v in json.load(f).items()}
+
+    def add(self, docs):
+        if self.readonly:
+            raise ValueError("read-only")
+        for d in docs:
+            self.docs[d.label] = f"{d.symbol} {d.path} {d.body}".split()
+
+    def delete(self, labels):
+        self.deleted.update(int(label) for label in labels)
+
+    def search(self, tokens, k):
+        hits = [(label, float(sum(words.count(t) for t in set(tokens))))
+                for label, words in self.docs.items() if label not in self.deleted]
+        return sorted([h for h in hits if h[1] > 0], key=lambda h: (-h[1], h[0]))[:max(k, 0)]
+
+    def commit(self):
+        if self.readonly:
+            raise ValueError("read-only")
+        with open(self.path + ".tmp", "w") as f:
+            json.dump(self.docs, f)
+        os.replace(self.path + ".tmp", self.path)
+
+    def close(self):
+        pass
+
+    def __len__(self):
+        return len(set(self.docs) - self.deleted)
+
+
+class TestOffByOne(ChunkerContract):
+    @pytest.fixture
+    def factory(self):
+        return OffByOne
+
+
+class TestForgetful(LexicalStoreContract):
+    @pytest.fixture
+    def factory(self):
+        return ForgetfulStore
+'''
+
+
+def test_kit_catches_broken_backends(tmp_path):
+    (tmp_path / "test_broken.py").write_text(BROKEN_BACKENDS)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True)
+    failed = set(re.findall(r"^FAILED \S+::(\w+::\w+)", proc.stdout, flags=re.M))
+    assert {"TestOffByOne::test_line_numbers_exact", "TestOffByOne::test_spans_cover_the_text",
+            "TestForgetful::test_deletes_really_delete"} <= failed, proc.stdout[-3000:]
+    # ... and only what is broken: the forgetful store gets the rest right.
+    assert "TestForgetful::test_add_then_search" not in failed
+    assert "TestForgetful::test_readonly_refuses_writes" not in failed
