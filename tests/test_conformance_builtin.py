@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,17 @@ def test_kit_catches_broken_backends(tmp_path):
     # ... and only what is broken: the forgetful store gets the rest right.
     assert "TestForgetful::test_add_then_search" not in failed
     assert "TestForgetful::test_readonly_refuses_writes" not in failed
+
+
+def test_the_pytest_plugin_is_inert():
+    # pytest loads it in every run where coderag is installed: no autouse
+    # fixtures, no hooks, nothing heavy imported.
+    code = ("import sys, coderag.testing.plugin as p; "
+            "print(sorted(n for n in vars(p) if n.startswith('pytest_')), "
+            "[m for m in ('numpy', 'coderag.plugins', 'coderag.testing.contracts') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] []"
+    from coderag.testing import plugin
+
+    source = Path(plugin.__file__).read_text()
+    assert "autouse" not in source.replace("no autouse", "")
