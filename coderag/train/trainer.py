@@ -32,6 +32,8 @@ class TrainConfig:
     #: Fill batches with pairs of one package at a time, so in-batch negatives are harder
     #: (same project vocabulary); off means a plain shuffle.
     group_batches: bool = False
+    #: ``constant`` or ``linear`` (decay to zero over the run).
+    schedule: str = "constant"
 
 
 def tokenize(tokenizer, texts: Sequence[str], max_tokens: int = 512, unk_id: int | None = None) -> list[np.ndarray]:
@@ -142,6 +144,7 @@ def train(table: np.ndarray, q_ids: Sequence[np.ndarray], d_ids: Sequence[np.nda
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     rng = np.random.default_rng(cfg.seed)
     step, history = 0, []
+    total_steps = cfg.epochs * -(-len(q_ids) // cfg.batch_size)
     for epoch in range(cfg.epochs):
         start, losses = time.perf_counter(), []
         for batch in _batches(len(q_ids), packages, cfg, rng):
@@ -158,6 +161,8 @@ def train(table: np.ndarray, q_ids: Sequence[np.ndarray], d_ids: Sequence[np.nda
             v *= beta2
             v[unique] += (1 - beta2) * grad * grad
             lr_t = cfg.lr * np.sqrt(1 - beta2**step) / (1 - beta1**step)
+            if cfg.schedule == "linear":
+                lr_t *= max(0.0, 1.0 - (step - 1) / total_steps)
             table -= lr_t * m / (np.sqrt(v) + eps)
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.perf_counter() - start, 2)}
