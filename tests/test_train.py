@@ -36,6 +36,7 @@ from coderag.train.trainer import TrainConfig
 from coderag.train.trainer import contrastive_step
 from coderag.train.trainer import train
 from coderag.train.vocab import code_vocabulary
+from coderag.train.vocab import extend_vocabulary
 from coderag.train.vocab import split_camel_case
 
 SHIPPED = Path(cli.__file__).resolve().parent.parent / "models" / "default"
@@ -238,8 +239,13 @@ def test_camel_case_split_and_code_vocabulary(shipped):
     split = split_camel_case(tokenizer)
     assert split.encode("parseHTTPHeader", add_special_tokens=False).tokens[-2:] == ["http", "header"]
     assert split_camel_case(split).to_str() == split.to_str()
-    words = code_vocabulary(["kwargs = getKwargs(kwargs)"] * 5 + ["the dict of kwargs"], tokenizer, 10, min_count=5)
-    assert words[0] == "kwargs" and "the" not in words
+    words = code_vocabulary(["zqxv = getZqxv(zqxv)"] * 5 + ["the list of zqxv"], tokenizer, 10, min_count=5)
+    assert words == ["zqxv"]
+    table = np.random.default_rng(0).normal(size=(tokenizer.get_vocab_size(), 4))
+    pieces = tokenizer.encode("zqxv", add_special_tokens=False).ids
+    bigger, extended = extend_vocabulary(table, tokenizer, words)
+    assert extended.encode("zqxv", add_special_tokens=False).ids == [len(table)]
+    assert np.allclose(bigger[-1], table[pieces].mean(axis=0)) and np.array_equal(bigger[:-1], table)
 
 
 def test_cli_mine_and_train_end_to_end(tmp_path, capsys):
