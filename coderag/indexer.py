@@ -7,17 +7,16 @@ generation the committed one.
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Callable
-from typing import Iterator
 
 import numpy as np
 
+from coderag import parallel
 from coderag.config import Settings
 from coderag.errors import CoderagError
 from coderag.errors import IndexCorrupt
@@ -36,9 +35,6 @@ from coderag.storage import IndexLocation
 from coderag.storage import WriteLock
 from coderag.stores_access import IndexStores
 
-INLINE_MAX_FILES = 64
-"""Up to this many changed files an update runs in-process: a pool costs more than it saves."""
-DEFAULT_BATCH_FILES = 64
 ERROR_EXAMPLES = 10
 
 
@@ -64,6 +60,11 @@ class UpdateReport:
     error_examples: list[dict[str, str]] = field(default_factory=list)
     skipped_examples: list[dict[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of the update (``total``) and busy time per stage, summed over processes."""
+    cpu_seconds: float = 0.0
+    """CPU time of this process and its finished children (workers, git) so far."""
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    """Peak resident memory of this process (``writer``) and of its largest child (``workers``)."""
     generation: int = 0
 
     def to_dict(self) -> dict:
@@ -107,6 +108,11 @@ class Updater:
             return self._run_locked(target, full, entries, commit)
         finally:
             lock.release()
+
+    def close(self) -> None:
+        """Release open files between runs (the loaded model is kept for the next run)."""
+        if self._worker is not None:
+            self._worker.use_manifest(None)
 
     # ------------------------------------------------------------------
     def _run_locked(self, target: str, full: bool, entries: dict[str, Entry] | None = None,
@@ -153,8 +159,10 @@ class Updater:
             manifest.commit()
             self._add_files(to_add, manifest, stores, worker, generation, report)
             t0 = time.perf_counter()
+            self.progress("commit", 0, 1)
             stores.delete(manifest.dead_labels())
             stores.commit()
+            self.progress("commit", 1, 1)
             report.seconds["store_commit"] = time.perf_counter() - t0
             manifest.begin()
             manifest.flip(generation, {**wanted, "target": target, "commit": commit or "",
@@ -177,6 +185,7 @@ class Updater:
         if fresh:
             self.location.switch(data_dir)
         report.seconds["total"] = time.perf_counter() - started
+        report.cpu_seconds, report.peak_rss_mb = parallel.resource_usage()
         return report
 
     def _choose_data_dir(self, wanted: dict[str, str], full: bool) -> tuple[Path, str]:
@@ -249,27 +258,21 @@ class Updater:
             else:
                 readable.append((entry.path, entry.blob))
         manifest.commit_if_open()
+        pool_plan = parallel.plan(readable, sizes, self.settings.workers, self.settings.batch_files)
+        report.workers = pool_plan.workers
         total = len(readable)
         done = 0
+        self.progress("files", 0, total)
         next_label = manifest.next_label()
-        for result in self._results(readable, worker, report):
-            next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
+        chunks = embedded = 0
+        for result in parallel.run(pool_plan, worker, worker.manifest_path):
             done += len(result.files)
+            chunks += len(result.rows)
+            embedded += len(result.new_vectors)
             self.progress("files", done, total)
-
-    def _results(self, items: list[tuple[str, str]], worker: BatchWorker, report: UpdateReport) -> Iterator[BatchResult]:
-        batch = self.settings.batch_files or DEFAULT_BATCH_FILES
-        batches = [items[i:i + batch] for i in range(0, len(items), batch)]
-        workers = self.settings.workers or (os.cpu_count() or 1)
-        if len(items) <= INLINE_MAX_FILES or workers <= 1 or len(batches) < 2:
-            report.workers = 1
-            for part in batches:
-                yield worker.run(part)
-            return
-        from coderag.parallel import run_pool
-
-        report.workers = workers
-        yield from run_pool(batches, workers, str(self.repo.root), self.settings, worker.manifest_path)
+            self.progress("chunks", chunks, 0)
+            self.progress("embeddings", embedded, 0)
+            next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
 
     def _record_file(self, manifest: Manifest, prepared: PreparedFile, generation: int, report: UpdateReport) -> None:
         if not manifest.db.in_transaction:
@@ -305,6 +308,7 @@ class Updater:
         report.chunks_added += len(result.rows)
         report.chunks_embedded += len(result.new_vectors)
         report.chunks_cached += len(result.rows) - len(result.new_vectors)
+        self.progress("storage", report.chunks_added, 0)
         report.bytes_read += result.bytes_read
         for stage, secs in result.seconds.items():
             report.seconds[stage] = report.seconds.get(stage, 0.0) + secs

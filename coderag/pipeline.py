@@ -216,8 +216,27 @@ def init_worker(repo_root: str, settings, manifest_path: str | None) -> None:
     import os
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _die_with_parent()
     global _worker
     _worker = BatchWorker(repo_root, settings, manifest_path)
+
+
+def _die_with_parent() -> None:
+    """Linux: exit when the parent dies (``kill -9`` of an update) instead of finishing a batch.
+
+    Workers inherit the parent's open files, including the one holding the
+    write lock; an orphaned worker would keep the index locked until its batch is done.
+    """
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def run_batch(items: list[tuple[str, str]]) -> BatchResult:

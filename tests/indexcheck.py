@@ -69,3 +69,85 @@ def assert_matches_head(repo, timeout: float = 90.0) -> None:
     files, meta = indexed(repo.root)
     assert meta["target"] == "HEAD"
     assert files == tree(repo), "index and HEAD differ"
+
+
+def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0) -> dict[str, str]:
+    """Assert the committed index is whole; returns its meta (``{}`` when there is none).
+
+    * all or nothing: the live files are exactly the tree of the commit the index names;
+    * no orphaned chunk (every live chunk belongs to a live file with the same blob),
+      no duplicated chunk (one row per span), the count the manifest promised;
+    * both stores hold every live label, and a sample of labels points at the right
+      chunk: its own vector finds it first, its own symbol finds it by keywords.
+
+    With ``exact`` (after a completed update) nothing of an unfinished update may
+    remain: no uncommitted rows, and the stores hold no label the manifest lacks.
+    """
+    import random
+
+    import numpy as np
+
+    from coderag.config import load_settings
+    from coderag.stores_access import IndexStores
+    from coderag.tokenize import query_tokens
+
+    current = location(repo.root).current()
+    if current is None:
+        return {}
+    manifest = Manifest(current / MANIFEST_NAME, readonly=True)
+    stores = None
+    try:
+        meta = manifest.meta()
+        gen = int(meta["generation"])
+        files = manifest.live_files()
+        if meta["target"] == "HEAD":
+            assert {p: r.blob for p, r in files.items()} == tree(repo, meta["commit"]), "a mix of two trees"
+        rows = manifest.db.execute(
+            "SELECT label, path, blob, start_line, end_line, symbol, text_hash FROM chunks "
+            "WHERE born <= ? AND (died IS NULL OR died > ?)", (gen, gen)).fetchall()
+        for label, path, blob, *_ in rows:
+            assert path in files and files[path].blob == blob, f"orphaned chunk {label} ({path})"
+        spans = [(path, start, end) for _, path, _, start, end, _, _ in rows]
+        assert len(set(spans)) == len(spans), "duplicated chunks"
+        assert len(rows) == int(meta["live_chunks"])
+        stores = IndexStores.open(current, load_settings(repo.root), int(meta["dim"]), readonly=True)
+        assert len(stores.vectors) >= len(rows) and len(stores.lexical) >= len(rows)
+        rng = random.Random(seed)
+        for label, path, _, _, _, symbol, text_hash in rng.sample(rows, min(sample, len(rows))):
+            cached = manifest.cached_vectors([text_hash])[text_hash]
+            vector = np.frombuffer(cached, dtype=np.float16).astype(np.float32)
+            stored = stored_vector(stores.vectors, label)
+            assert stored is not None, f"label {label} ({path}) is missing from the vector store"
+            cosine = float(stored @ vector) / float(np.linalg.norm(stored) * np.linalg.norm(vector))
+            assert cosine > 0.999, f"label {label} ({path}) holds another chunk's vector (cosine {cosine:.3f})"
+            if symbol:  # the whole symbol is one rare token: cheap and exact
+                found = [hit for hit, _ in stores.lexical.search(query_tokens(symbol)[:1], 10)]
+                assert label in found, f"label {label} ({symbol}) has another chunk's keywords"
+        if exact:
+            assert not manifest.db.execute("SELECT 1 FROM chunks WHERE born > ?", (gen,)).fetchone()
+            assert not manifest.db.execute("SELECT 1 FROM files WHERE born > ?", (gen,)).fetchone()
+            stored = manifest.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            assert len(stores.vectors) == stored == len(stores.lexical), "labels left behind in a store"
+            assert [p.name for p in location(repo.root).root.glob("data-*")] == [current.name]
+        return meta
+    finally:
+        if stores is not None:
+            stores.close()
+        manifest.close()
+
+
+def stored_vector(store, label: int):
+    """The vector the builtin hnsw store holds under ``label`` (read exactly, not searched:
+    HNSW search is approximate, and this checks what is stored)."""
+    import numpy as np
+
+    store._consolidate()
+    rows = np.flatnonzero(store._delta_labels == label)
+    if len(rows):
+        return store._delta_vecs[rows[-1]]
+    if label in store._tombstones or store._base_index() is None:
+        return None
+    try:
+        return np.asarray(store._base_index().get_items([label])[0], dtype=np.float32)
+    except RuntimeError:
+        return None
