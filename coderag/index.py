@@ -141,6 +141,9 @@ class Index:
         for attempt in range(3):
             current = self.location.current()
             if current is None:
+                if self.location.current_file.exists():
+                    raise IndexCorrupt(f"{self.location.current_file} does not name an index directory; "
+                                       "run `git coderag index` to rebuild it")
                 raise NoIndex(f"no coderag index in {self.repo.root}: run `git coderag index` first")
             if self._reader is not None and self._reader.is_current(current):
                 return self._reader
@@ -184,8 +187,8 @@ class _Reader:
         self.manifest = Manifest(data_dir / MANIFEST_NAME, readonly=True)
         try:
             self.meta = self.manifest.meta()
-            if "generation" not in self.meta:
-                raise NoIndex("the index is still being built: wait for `git coderag index` to finish")
+            if "generation" not in self.meta:  # CURRENT only ever names a completed index
+                raise IndexCorrupt("the index manifest has no committed generation")
             version = self.meta.get("format_version")
             if version != str(FORMAT_VERSION):
                 # Never read a layout we do not know: `index` rebuilds it (format_version is in its identity).

@@ -107,6 +107,8 @@ class Updater:
         try:
             return self._run_locked(target, full, entries, commit)
         finally:
+            # The last connection to close checkpoints SQLite's WAL into the manifest file.
+            self.close()
             lock.release()
 
     def close(self) -> None:
@@ -174,6 +176,7 @@ class Updater:
         except BaseException:
             manifest.rollback()
             stores.close()
+            worker.use_manifest(None)  # before the writer: the last to close checkpoints the WAL
             manifest.close()
             if fresh:  # a half-built fresh index is useless; the old one stays live
                 import shutil
@@ -181,6 +184,7 @@ class Updater:
                 shutil.rmtree(data_dir, ignore_errors=True)
             raise
         stores.close()
+        worker.use_manifest(None)
         manifest.close()
         if fresh:
             self.location.switch(data_dir)
@@ -198,8 +202,8 @@ class Updater:
             existing = Manifest(current / MANIFEST_NAME, readonly=True)
             meta = existing.meta()
             existing.close()
-        except CoderagError:
-            return self.location.new_data_dir(), "the old index was unreadable"
+        except CoderagError as exc:
+            return self.location.new_data_dir(), f"the index was damaged: {str(exc).splitlines()[0]}"
         if meta.get("generation") is None:
             return self.location.new_data_dir(), "the old index never completed"
         for key, value in wanted.items():

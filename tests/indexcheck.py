@@ -88,8 +88,9 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
     import numpy as np
 
     from coderag.config import load_settings
+    from coderag.documents import lexical_doc
+    from coderag.protocols import Chunk
     from coderag.stores_access import IndexStores
-    from coderag.tokenize import query_tokens
 
     current = location(repo.root).current()
     if current is None:
@@ -120,8 +121,11 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
             assert stored is not None, f"label {label} ({path}) is missing from the vector store"
             cosine = float(stored @ vector) / float(np.linalg.norm(stored) * np.linalg.norm(vector))
             assert cosine > 0.999, f"label {label} ({path}) holds another chunk's vector (cosine {cosine:.3f})"
-            if symbol:  # the whole symbol is one rare token: cheap and exact
-                found = [hit for hit, _ in stores.lexical.search(query_tokens(symbol)[:1], 10)]
+            if symbol:  # the whole symbol, as indexed, is one rare token: cheap and exact
+                row = manifest.chunks_by_label([label], gen)[label]
+                doc = lexical_doc(label, Chunk(row.path, row.start_line, row.end_line, row.text, row.language,
+                                               row.symbol, row.kind))
+                found = [hit for hit, _ in stores.lexical.search(doc.symbol.split()[:1], 10)]
                 assert label in found, f"label {label} ({symbol}) has another chunk's keywords"
         if exact:
             assert not manifest.db.execute("SELECT 1 FROM chunks WHERE born > ?", (gen,)).fetchone()

@@ -192,3 +192,248 @@ def test_kill_9_of_the_command_line_during_a_parallel_build(make_repo):
     done = repo.coderag("index", "--no-wait")
     assert done.returncode == 0, done.stderr
     check_consistent(repo, exact=True)
+
+
+# ---------------------------------------------------------------------------
+# concurrency and locks
+# ---------------------------------------------------------------------------
+
+
+def test_two_updates_started_at_once_serialise(sample_repo):
+    sample_repo.coderag("index", check=True)
+    sample_repo.commit({"both.py": "def started_twice():\n    return 2\n"})
+    cmd = [sys.executable, "-m", "coderag", "index", "--json"]
+    procs = [subprocess.Popen(cmd, cwd=sample_repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    # One did the work; the other waited for the lock and found nothing left to do.
+    assert sorted(r["files_added"] for r in reports) == [0, 1]
+    check_consistent(sample_repo, exact=True)
+
+
+def test_a_busy_index_is_reported_and_readers_never_block(sample_repo):
+    sample_repo.coderag("index", check=True)
+    lock = WriteLock(location(sample_repo.root).root)
+    lock.acquire()
+    try:
+        busy = sample_repo.coderag("index", "--no-wait")
+        assert busy.returncode == 3
+        assert busy.stderr.strip() == f"coderag: error: another coderag process (pid {os.getpid()}) is updating this index"
+        search = sample_repo.coderag("search", "--json", "--mode", "lexical", "retry_with_backoff")
+        assert search.returncode == 0 and json.loads(search.stdout)["updating"] is True
+    finally:
+        lock.release()
+
+
+def test_readers_always_see_a_complete_index(make_repo):
+    repo = make_repo(generated_files(40))
+    repo.coderag("index", check=True)
+    heads = {repo.git("rev-parse", "HEAD").strip()}
+    stop = threading.Event()
+    seen, errors = [], []
+
+    def read_forever():
+        index = Index.open(repo.root)
+        while not stop.is_set():
+            try:
+                hits = index.search("render fetch cache", k=10, mode="lexical")
+                seen.append((index.indexed_commit, [h.path for h in hits]))
+            except Exception as exc:  # any failure is a finding
+                errors.append(repr(exc))
+            index.close()
+
+    reader = threading.Thread(target=read_forever)
+    reader.start()
+    try:
+        rng = random.Random(3)
+        for step in range(4):
+            change_some(repo, rng, step, count=8)
+            heads.add(repo.git("rev-parse", "HEAD").strip())
+            args = ["index", "--full"] if step % 2 else ["index"]
+            assert repo.coderag(*args).returncode == 0
+    finally:
+        stop.set()
+        reader.join(30)
+    assert not errors, errors[:3]
+    assert len(seen) >= 10
+    trees = {head: tree(repo, head) for head in heads}
+    for commit, paths in seen:
+        assert commit in trees and set(paths) <= set(trees[commit]), "a reader saw a mix of two trees"
+
+
+def test_locks_of_dead_processes_are_not_stale(sample_repo):
+    """A lock file naming a dead pid is free; a killed holder's lock is released by the kernel."""
+    loc = location(sample_repo.root)
+    loc.root.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (loc.root / "write.lock").write_text(f"{dead.pid}\n")
+    (loc.root / "runner.lock").write_text(f"{dead.pid}\n")
+    status = json.loads(sample_repo.coderag("status", "--json").stdout)
+    assert status["updating"] is False and status["update_pid"] is None
+    assert sample_repo.coderag("index", "--no-wait").returncode == 0
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from pathlib import Path\nfrom coderag.storage import WriteLock\n"
+                               f"lock = WriteLock(Path({str(loc.root)!r}))\nlock.acquire()\nprint('locked', flush=True)\n"
+                               "time.sleep(600)\n"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    assert json.loads(sample_repo.coderag("status", "--json").stdout)["update_pid"] == holder.pid
+    holder.kill()
+    holder.wait()
+    sample_repo.commit({"after_kill.py": "def after_kill():\n    pass\n"})
+    assert sample_repo.coderag("index", "--no-wait").returncode == 0
+    check_consistent(sample_repo, exact=True)
+
+
+def test_a_killed_background_updater_loses_nothing(sample_repo):
+    """kill -9 of the background updater mid-update: the index stays whole, the next request completes."""
+    from indexcheck import assert_matches_head
+
+    sample_repo.coderag("index", check=True)
+    loc = location(sample_repo.root)
+    for attempt in range(3):
+        sample_repo.commit({f"bg{attempt}.py": f"def background_{attempt}():\n    pass\n"})
+        assert sample_repo.coderag("index", "--background").returncode == 0
+        deadline = time.monotonic() + 30
+        from coderag.storage import RunnerLock
+
+        while (pid := RunnerLock(loc.root).holder()) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(random.Random(attempt).uniform(0.2, 1.0))
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it finished first
+        check_consistent(sample_repo)
+    assert sample_repo.coderag("index", "--background").returncode == 0
+    assert_matches_head(sample_repo)
+    check_consistent(sample_repo, exact=True)
+
+
+# ---------------------------------------------------------------------------
+# damaged files and old formats
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def built(sample_repo, tmp_path):
+    """``sample_repo`` with an index whose vectors have a graph and a delta; a pristine copy of it."""
+    import shutil
+
+    sample_repo.git("config", "coderag.vectorstore.delta-min", "0")  # a graph file from the first build
+    Index.open(sample_repo.root).update()
+    sample_repo.commit({"extra.py": "def extra_function():\n    return 42\n"})
+    Index.open(sample_repo.root).update()  # ... and a delta file
+    pristine = tmp_path / "pristine"
+    shutil.copytree(location(sample_repo.root).root, pristine)
+    return sample_repo, pristine
+
+
+def answers(root) -> list:
+    index = Index.open(root)
+    try:
+        return [(h.path, h.start_line, h.end_line) for query, mode in
+                (("parse http header", "semantic"), ("extra_function retry", "lexical"))
+                for h in index.search(query, k=5, mode=mode)]
+    finally:
+        index.close()
+
+
+def test_every_damaged_file_is_detected_at_open(built):
+    """Truncate, empty or delete each file of the index in turn: search either answers exactly
+    as before or says, in one line, that the index is damaged and how to rebuild it."""
+    import shutil
+
+    from coderag.errors import IndexCorrupt
+    from coderag.errors import NoIndex
+
+    repo, pristine = built
+    root = location(repo.root).root
+    expected = answers(repo.root)
+    files = sorted(p.relative_to(pristine) for p in pristine.rglob("*") if p.is_file())
+    assert any(f.suffix == ".hnsw" for f in files) and any(f.suffix == ".npz" for f in files)
+    detected = 0
+    for name in files:
+        for damage in ("truncate", "empty", "delete"):
+            shutil.rmtree(root)
+            shutil.copytree(pristine, root)
+            path = root / name
+            if damage == "delete":
+                path.unlink()
+            else:
+                os.truncate(path, path.stat().st_size // 2 if damage == "truncate" else 0)
+            try:
+                got = answers(repo.root)
+            except IndexCorrupt as exc:
+                message = str(exc)
+                assert "\n" not in message and "git coderag index" in message, message
+                detected += 1
+                continue
+            except NoIndex:
+                assert (damage, str(name)) == ("delete", "CURRENT"), f"{damage} {name}: NoIndex"
+                continue
+            except Exception as exc:  # noqa: BLE001 - the point is that nothing else escapes
+                raise AssertionError(f"{damage} {name}: {type(exc).__name__}: {exc}") from None
+            # Lock files hold no data; anything else must have been caught above.
+            assert name.name in ("write.lock", "MAIN_WRITELOCK") and got == expected, f"{damage} {name}: {got}"
+    assert detected == 3 * (len(files) - 2) - 1  # all but the lock files and a deleted CURRENT
+
+
+def test_damaged_index_message_and_automatic_rebuild(built):
+    repo, _ = built
+    current = location(repo.root).current()
+    os.truncate(current / "manifest.sqlite", 4096)
+    search = repo.coderag("search", "--mode", "lexical", "extra_function")
+    assert search.returncode == 2 and "Traceback" not in search.stderr
+    assert len(search.stderr.strip().splitlines()) == 1 and "git coderag index --full" in search.stderr
+    status = repo.coderag("status")
+    assert status.returncode == 0 and "DAMAGED" in status.stdout
+    rebuilt = repo.coderag("index")  # no --full needed
+    assert rebuilt.returncode == 0 and "the index was damaged" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+    assert "extra.py" in repo.coderag("search", "--mode", "lexical", "extra_function").stdout
+    check_consistent(repo, exact=True)
+
+    next(location(repo.root).current().glob("vectors/*.hnsw")).unlink()
+    assert "git coderag index --full" in repo.coderag("search", "extra function").stderr
+    assert repo.coderag("index", "--full").returncode == 0
+    assert "extra.py" in repo.coderag("search", "--mode", "lexical", "extra_function").stdout
+
+
+def test_an_index_of_an_older_format_is_rebuilt_not_misread(built):
+    import sqlite3
+
+    repo, _ = built
+    current = location(repo.root).current()
+    db = sqlite3.connect(current / "manifest.sqlite")
+    db.execute("UPDATE meta SET value = '0' WHERE key = 'format_version'")
+    db.commit()
+    db.close()
+    search = repo.coderag("search", "--mode", "lexical", "extra_function")
+    assert search.returncode == 2 and "written in format 0" in search.stderr and "git coderag index" in search.stderr
+    report = json.loads(repo.coderag("index", "--json").stdout)
+    assert report["rebuilt_because"] == "format_version changed (0 -> 1)"
+
+    # An older layout altogether: different tables, no generation.
+    current = location(repo.root).current()
+    (current / "manifest.sqlite").unlink()
+    db = sqlite3.connect(current / "manifest.sqlite")
+    db.executescript("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('format_version', '0');"
+                     "CREATE TABLE docs (path TEXT, body TEXT);")
+    db.close()
+    assert "git coderag index" in repo.coderag("search", "--mode", "lexical", "extra_function").stderr
+    report = json.loads(repo.coderag("index", "--json").stdout)
+    assert report["rebuilt_because"] and report["files_added"] == 5
+
+    # A store written in a format this version does not know.
+    manifest = next(location(repo.root).current().glob("vectors/manifest.json"))
+    manifest.write_text(manifest.read_text().replace("coderag-hnsw/1", "coderag-hnsw/0"))
+    assert "git coderag index" in repo.coderag("search", "extra function").stderr
+    report = json.loads(repo.coderag("index", "--json").stdout)
+    assert "coderag-hnsw/0" in report["rebuilt_because"]
+    assert "extra.py" in repo.coderag("search", "--mode", "lexical", "extra_function").stdout
