@@ -73,7 +73,8 @@ def _spawn_updater(repo: Repo, location: IndexLocation, runner: FileLock) -> Non
     if not repo.bare:
         env["GIT_WORK_TREE"] = str(repo.root)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    command = [sys.executable, "-m", "coderag.background", str(repo.root), str(runner.fileno)]
+    # -P: never import from the working directory (a bare repository's index dir is named "coderag").
+    command = [sys.executable, "-P", "-m", "coderag.background", str(repo.root), str(runner.fileno)]
     with location.open_log() as log:
         # Output goes to the log, never to the hook's pipes: git (and pre-commit)
         # would otherwise wait for the updater to close them.

@@ -33,12 +33,14 @@ def hook_script(python: str | None = None) -> str:
     ``install-hooks`` pins the Python that runs coderag (so GUI git clients
     with another PATH still work); the copies in ``hooks/`` of the source
     tree are made with ``python=None`` and use ``git-coderag`` from PATH.
+    ``-P`` keeps the hook's directory off ``sys.path``: in a bare repository
+    the index directory itself is called ``coderag`` and would shadow the package.
     """
     detach = "</dev/null >/dev/null 2>&1 &"
     if python:
         run = (f'CODERAG_PYTHON={shlex.quote(python)}\n'
                'if [ -x "$CODERAG_PYTHON" ]; then\n'
-               f'    ("$CODERAG_PYTHON" -m coderag index --background --quiet {detach})\n'
+               f'    ("$CODERAG_PYTHON" -P -m coderag index --background --quiet {detach})\n'
                'elif command -v git-coderag >/dev/null 2>&1; then\n'
                f'    (git-coderag index --background --quiet {detach})\n'
                'fi\n')

@@ -32,6 +32,16 @@ class Entry:
     blob: str
 
 
+def decode_path(raw: bytes) -> str:
+    """A path from git output as text.
+
+    Git paths are bytes; a name that is not UTF-8 gets ``\\xNN`` escapes
+    (the same every time, so it still matches itself across updates) because
+    the manifest and JSON output can only hold valid text.
+    """
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def parse_staged(out: bytes) -> dict[str, Entry]:
     """Entries of ``git ls-files -s -z`` output (see :meth:`Repo.staged_snapshot`)."""
     entries: dict[str, Entry] = {}
@@ -42,7 +52,7 @@ def parse_staged(out: bytes) -> dict[str, Entry]:
         mode, blob, stage = meta.decode().split()
         # During a merge conflict keep "ours" (stage 2) as the indexed version.
         if stage in ("0", "2"):
-            name = path.decode("utf-8", "surrogateescape")
+            name = decode_path(path)
             entries[name] = Entry(name, mode, blob)
     return entries
 
@@ -131,7 +141,7 @@ class Repo:
                 continue
             meta, _, path = record.partition(b"\t")
             mode, _kind, blob = meta.decode().split()
-            name = path.decode("utf-8", "surrogateescape")
+            name = decode_path(path)
             entries[name] = Entry(name, mode, blob)
         return entries
 

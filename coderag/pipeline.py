@@ -52,6 +52,11 @@ def decode_blob(data: bytes, max_bytes: int) -> tuple[str | None, str]:
         return None, f"larger than {max_bytes} bytes ({len(data)})"
     if data.startswith(LFS_MAGIC):
         return None, "git-lfs pointer"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte order mark (Windows editors)
+        try:
+            return data.decode("utf-16").replace("\r\n", "\n"), ""
+        except UnicodeDecodeError:
+            pass
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         return None, "binary"
     try:

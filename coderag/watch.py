@@ -32,6 +32,7 @@ from coderag.errors import CoderagError
 from coderag.gitio import SYMLINK_MODE
 from coderag.gitio import Entry
 from coderag.gitio import Repo
+from coderag.gitio import decode_path
 from coderag.gitio import parse_staged
 from coderag.storage import WatchLock
 
@@ -54,26 +55,24 @@ def worktree_entries(repo: Repo) -> dict[str, Entry]:
         raise CoderagError("a bare repository has no work tree to watch")
     entries = parse_staged(repo.staged_snapshot())
     out = repo.git("ls-files", "-z", "--modified", "--others", "--exclude-standard")
-    to_hash: list[tuple[str, str]] = []
+    to_hash: list[tuple[bytes, str, str]] = []
     for raw in dict.fromkeys(out.split(b"\0")):
         if not raw or raw.endswith(b"/"):  # an untracked nested repository
             continue
-        path = raw.decode("utf-8", "surrogateescape")
+        path, on_disk = decode_path(raw), repo.root / os.fsdecode(raw)
         try:
-            info = os.lstat(repo.root / path)
+            info = os.lstat(on_disk)
         except (FileNotFoundError, NotADirectoryError):
             entries.pop(path, None)  # deleted in the work tree
             continue
         if stat.S_ISLNK(info.st_mode):
-            target = os.readlink(repo.root / path).encode("utf-8", "surrogateescape")
-            entries[path] = Entry(path, SYMLINK_MODE, _blob_id(target))
+            entries[path] = Entry(path, SYMLINK_MODE, _blob_id(os.fsencode(os.readlink(on_disk))))
         elif stat.S_ISREG(info.st_mode):
-            to_hash.append((path, "100755" if info.st_mode & stat.S_IXUSR else "100644"))
+            to_hash.append((raw, path, "100755" if info.st_mode & stat.S_IXUSR else "100644"))
         # directories (submodules) keep their staged entry
     if to_hash:
-        ids = repo.git("hash-object", "-w", "--stdin-paths",
-                       input="".join(p + "\n" for p, _ in to_hash).encode("utf-8", "surrogateescape"))
-        for (path, mode), blob in zip(to_hash, ids.decode().split()):
+        ids = repo.git("hash-object", "-w", "--stdin-paths", input=b"".join(raw + b"\n" for raw, _, _ in to_hash))
+        for (_, path, mode), blob in zip(to_hash, ids.decode().split()):
             entries[path] = Entry(path, mode, blob)
     return entries
 
