@@ -105,16 +105,19 @@ def test_python_pairs_strip_docstring_and_skip_trivial():
            'def g():\n    """Do nothing at all here."""\n    pass\n\n'
            'def __repr__(self):\n    """Represent the object as text."""\n    a = 1\n    b = 2\n    return a\n')
     pairs = list(python_pairs(src))
-    assert [(q, n) for q, _, n in pairs] == [("Return the square of a number.", "f")]
+    assert [(q, n) for q, _, n, _ in pairs] == [("Return the square of a number.", "f")]
     assert '"""' not in pairs[0][1] and "return z" in pairs[0][1]
+    window = pairs[0][3]  # the index-style context: the file without this docstring
+    assert window.startswith("def f(x):\n    y = x * x") and "def g" in window and "square" not in window
 
 
 def test_js_pairs_take_first_sentence_and_function_body():
     text = ("/**\n * Merge two sorted lists. More text.\n * @param {Array} a\n */\n"
             "function mergeLists(a, b) {\n  if (a) { return '}'; }\n  return b;\n}\nconst x = 1;\n")
-    [(query, code, name)] = list(js_pairs(text))
+    [(query, code, name, window)] = list(js_pairs("var a = 1;\n" + text))
     assert (query, name) == ("Merge two sorted lists.", "mergeLists")
     assert code.endswith("return b;\n}") and "@param" not in code
+    assert "function mergeLists" in window and "const x = 1;" in window and "Merge" not in window
 
 
 def test_mining_skips_vendored_tests_and_excluded(tmp_path):
@@ -147,7 +150,8 @@ def test_build_pairs_dedupes_caps_and_drops_leaks(tmp_path):
 
 def test_load_sources_requires_pins(tmp_path):
     good = tmp_path / "ok.json"
-    good.write_text(json.dumps({"sources": [{"pypi": "attrs==23.2.0"}, {"npm": "@scope/x@1.2.3", "exclude": ["d/**"]}]}))
+    listing = {"sources": [{"pypi": "attrs==23.2.0"}, {"npm": "@scope/x@1.2.3", "exclude": ["d/**"]}]}
+    good.write_text(json.dumps(listing))
     assert [s.key for s in load_sources(good)] == ["attrs==23.2.0", "@scope/x@1.2.3"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"sources": [{"pypi": "attrs"}]}))
@@ -264,3 +268,9 @@ def test_cli_mine_and_train_end_to_end(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     card = (out / "README.md").read_text()
     assert "license: apache-2.0" in card and model_hash(out) in card and "python -m coderag.train build" in card
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps([{"model": "this", "system": "dense", "MRR@10": 0.5, "R@10": 0.9}]))
+    digest = model_hash(out)
+    assert cli.main(["card", "--out", str(out), "--metrics", str(metrics)]) == 0
+    card = (out / "README.md").read_text()
+    assert card.endswith("| this | dense | 0.5 | 0.9 |\n") and digest in card and model_hash(out) == digest

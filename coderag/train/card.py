@@ -63,3 +63,13 @@ def render_card(*, title: str, summary: str, command: str, vocab_size: int, dim:
     if metrics:
         parts += ["## Metrics", "", _table(metrics, ["model", "system", "MRR@10", "R@10"]), ""]
     return "\n".join(parts)
+
+
+def replace_metrics(card: str, metrics: list[dict]) -> str:
+    """The card with its ``## Metrics`` section replaced (or added) from ``metrics`` rows.
+
+    Evaluation runs after the model is written, so the numbers are filled in afterwards;
+    the model files (and their hash) do not change.
+    """
+    head = card.split("\n## Metrics\n", 1)[0].rstrip("\n")
+    return f"{head}\n\n## Metrics\n\n{_table(metrics, ['model', 'system', 'MRR@10', 'R@10'])}\n"

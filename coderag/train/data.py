@@ -39,6 +39,8 @@ class Pair:
     name: str
     lang: str
     split: str = "train"
+    #: The code as an index window sees it (neighbouring lines, doc comment removed).
+    window: str = ""
 
 
 def mine_source(source: Source, archive: str | Path) -> list[Pair]:
@@ -49,7 +51,7 @@ def mine_source(source: Source, archive: str | Path) -> list[Pair]:
             found, lang = python_pairs(text), "python"
         else:
             found, lang = js_pairs(text), "javascript"
-        out.extend(Pair(q, code, source.key, rel, name, lang) for q, code, name in found)
+        out.extend(Pair(q, code, source.key, rel, name, lang, window=w) for q, code, name, w in found)
     return out
 
 
@@ -165,8 +167,13 @@ def read_pairs(path: str | Path) -> list[Pair]:
         return [Pair(**json.loads(line)) for line in fh if line.strip()]
 
 
-def doc_text(pair: Pair, with_path: bool = False) -> str:
-    """The document side as the model sees it; ``with_path`` prefixes the file path like a chunk."""
-    return f"{pair.path}\n{pair.code}" if with_path else pair.code
+def doc_text(pair: Pair, with_path: bool = False, window: bool = False) -> str:
+    """The document side as the model sees it.
+
+    :param with_path: prefix the file path, as index chunks are embedded.
+    :param window: the index-window context instead of the bare definition.
+    """
+    code = pair.window if window and pair.window else pair.code
+    return f"{pair.path}\n{code}" if with_path else code
 
 

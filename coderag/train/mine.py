@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import ast
 import re
+import zlib
 from collections.abc import Iterator
 
 MIN_WORDS, MAX_WORDS, MIN_CODE_LINES = 4, 64, 3
+#: Index-style context of a definition: this many lines of its file (doc comment removed),
+#: starting 0-29 lines before the definition, like a 40-line window with 10 lines of overlap.
+WINDOW_LINES, WINDOW_STEP = 40, 30
 
 _STOP = frozenset("""a an the of to in on for and or is are be by with as at from this that it its
 into if not no any all can will which when then than return returns get set""".split())
@@ -50,6 +54,22 @@ def make_query(paragraph: list[str]) -> str | None:
     return query
 
 
+def context_window(lines: list[str], doc: tuple[int, int], start: int, name: str) -> str:
+    """The definition seen as an index window: file lines without the doc comment.
+
+    :param doc: 1-based inclusive line range of the doc comment (removed).
+    :param start: 1-based first line of the definition (before the doc comment).
+    The offset of the definition inside the window is a fixed function of its name, so
+    mining is deterministic.
+    """
+    flat = lines[:doc[0] - 1] + lines[doc[1]:]
+    # A JSDoc block sits above its function, so removing it moves the function up.
+    position = start - 1 - (doc[1] - doc[0] + 1 if start > doc[1] else 0)
+    offset = zlib.crc32(name.encode()) % WINDOW_STEP
+    first = max(0, position - offset)
+    return "\n".join(flat[first:first + WINDOW_LINES])
+
+
 def norm_text(text: str) -> str:
     """Lower-cased word sequence, used to compare queries across sources."""
     return " ".join(re.findall(r"\w+", text.lower()))
@@ -79,8 +99,8 @@ def _trivial(body: list[ast.stmt]) -> bool:
             or (isinstance(stmt, ast.Raise) and "NotImplemented" in ast.dump(stmt)))
 
 
-def python_pairs(text: str) -> Iterator[tuple[str, str, str]]:
-    """Yield ``(query, code, name)`` for each documented, non-trivial function of a module."""
+def python_pairs(text: str) -> Iterator[tuple[str, str, str, str]]:
+    """Yield ``(query, code, name, window)`` for each documented, non-trivial function of a module."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -107,7 +127,7 @@ def python_pairs(text: str) -> Iterator[tuple[str, str, str]]:
         kept = lines[start - 1:d0 - 1] + lines[d1:node.end_lineno]
         if sum(1 for ln in kept if ln.strip()) < MIN_CODE_LINES:
             continue
-        yield query, _dedent("\n".join(kept)), node.name
+        yield query, _dedent("\n".join(kept)), node.name, context_window(lines, (d0, d1), start, node.name)
 
 
 def _dedent(code: str) -> str:
@@ -167,8 +187,8 @@ def _js_block_end(src: str, pos: int) -> int | None:
     return None
 
 
-def js_pairs(text: str) -> Iterator[tuple[str, str, str]]:
-    """Yield ``(query, code, name)`` for each function that follows a JSDoc block."""
+def js_pairs(text: str) -> Iterator[tuple[str, str, str, str]]:
+    """Yield ``(query, code, name, window)`` for each function that follows a JSDoc block."""
     for m in _JSDOC.finditer(text):
         para = []
         for raw in m.group(1).split("\n"):
@@ -201,4 +221,7 @@ def js_pairs(text: str) -> Iterator[tuple[str, str, str]]:
         code = text[start + 1:end + 1]
         if code.count("\n") + 1 < MIN_CODE_LINES:
             continue
-        yield query, _dedent(code), name
+        lines = text.split("\n")
+        d0, d1 = text.count("\n", 0, m.start()) + 1, text.count("\n", 0, m.end()) + 1
+        def_line = text.count("\n", 0, start + 1) + 1
+        yield query, _dedent(code), name, context_window(lines, (d0, d1), def_line, name)

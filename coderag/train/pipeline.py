@@ -1,7 +1,8 @@
-"""Glue: token ids for pairs, a training run with validation, and export of the result."""
+"""Glue between mined pairs and the trainer: token ids per pair, and a validated training run."""
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,16 +38,25 @@ class PairTokens:
     """Token ids of queries and code for a list of pairs (tokenised once, reused by runs)."""
 
     def __init__(self, pairs: Sequence[Pair], tokenizer, unk_id: int | None, max_tokens: int = 512,
-                 with_path: bool = False):
+                 with_path: bool = False, docs: str = "code"):
+        """:param docs: ``code`` (the definition), ``window`` (its index window) or ``mix``
+        (alternating by a hash of the pair, so each definition is seen one way)."""
         self.pairs = list(pairs)
         self.q = tokenize(tokenizer, [p.query for p in self.pairs], max_tokens, unk_id)
-        self.d = tokenize(tokenizer, [doc_text(p, with_path) for p in self.pairs], max_tokens, unk_id)
+        texts = [doc_text(p, with_path, window=_use_window(p, docs)) for p in self.pairs]
+        self.d = tokenize(tokenizer, texts, max_tokens, unk_id)
         self.packages = [p.package for p in self.pairs]
 
     def subset(self, split: str) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
         """Token ids and packages of the pairs of one split."""
         idx = [i for i, p in enumerate(self.pairs) if p.split == split]
         return [self.q[i] for i in idx], [self.d[i] for i in idx], [self.packages[i] for i in idx]
+
+
+def _use_window(pair: Pair, docs: str) -> bool:
+    if docs == "mix":
+        return zlib.crc32(f"{pair.path}:{pair.name}:{pair.query}".encode()) % 2 == 1
+    return docs == "window"
 
 
 def validate(table: np.ndarray, q_ids: Sequence[np.ndarray], d_ids: Sequence[np.ndarray]) -> float:
@@ -72,7 +82,8 @@ def run(table: np.ndarray, tokens: PairTokens, cfg: TrainConfig, train_splits: t
 
     def on_epoch(epoch, current, record):
         record["val_mrr@10"] = round(validate(current, vq, vd), 4)
-        log(f"epoch {epoch}: loss {record['loss']:.4f}  {record['seconds']:.1f}s  val MRR@10 {record['val_mrr@10']:.4f}")
+        log(f"epoch {epoch}: loss {record['loss']:.4f}  {record['seconds']:.1f}s  "
+            f"val MRR@10 {record['val_mrr@10']:.4f}")
 
     start = time.perf_counter()
     trained, history = train(table, q, d, cfg, packages=pk, on_epoch=on_epoch)

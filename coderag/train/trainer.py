@@ -116,7 +116,7 @@ def _batches(n: int, packages: Sequence[str] | None, cfg: TrainConfig, rng: np.r
     if cfg.group_batches and packages is not None:
         # Stable sort by a per-epoch random package rank keeps a package's pairs together.
         names = sorted(set(packages))
-        rank = dict(zip(names, rng.permutation(len(names))))
+        rank = dict(zip(names, rng.permutation(len(names)), strict=True))
         order = order[np.argsort([rank[packages[i]] for i in order], kind="stable")]
         batches = [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
         return [batches[i] for i in rng.permutation(len(batches))]
