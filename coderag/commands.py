@@ -52,15 +52,29 @@ def _print_report(report, stats: bool) -> None:
     for example in report.error_examples[:5]:
         print(f"    {example['path']}: {example['stage']}: {example['reason']}")
     if stats:
-        total = report.seconds.get("total", 0) or 1e-9
-        files = report.files_added + report.files_skipped
-        print(f"  {files / total:.1f} files/s, {report.chunks_added / total:.1f} chunks/s, "
-              f"{report.bytes_read / total / 1e6:.2f} MB/s, workers={report.workers}")
-        for stage, secs in sorted(report.seconds.items()):
-            print(f"  {stage:<13} {secs:8.3f}s  {100 * secs / total:5.1f}%")
-        peak = report.seconds.get("peak_rss_mb")
-        if peak:
-            print(f"  peak RSS {peak:.0f} MB")
+        _print_stats(report)
+
+
+STAGE_ORDER = ("read", "chunk", "embed", "store", "store_commit")
+
+
+def _print_stats(report) -> None:
+    """``--stats``: throughput, CPU, per-stage time and share, peak memory, errors."""
+    rates = report.rates()
+    wall = report.seconds.get("total", 0.0)
+    print(f"  {rates['files_per_s']} files/s, {rates['chunks_per_s']} chunks/s, {rates['mb_per_s']} MB/s; "
+          f"wall {wall:.2f}s, CPU {report.cpu_seconds:.2f}s, workers={report.workers}")
+    stages = sorted((k for k in report.seconds if k != "total"),
+                    key=lambda k: (STAGE_ORDER.index(k) if k in STAGE_ORDER else len(STAGE_ORDER), k))
+    print("  stage          busy s   share  (read/chunk/embed summed over workers)")
+    for stage in stages:
+        print(f"  {stage:<13} {report.seconds[stage]:8.2f}  {100 * rates['stage_share'].get(stage, 0):5.1f}%")
+    peak = report.peak_rss_mb
+    if peak:
+        workers = f", largest worker {peak['workers']:.0f} MB" if report.workers > 1 else ""
+        print(f"  peak RSS: writer {peak['writer']:.0f} MB{workers}")
+    errors = ", ".join(f"{stage} {count}" for stage, count in sorted(report.errors.items())) or "none"
+    print(f"  errors: {errors}; skipped: {report.files_skipped}")
 
 
 def _request_background(args: Namespace) -> int:

@@ -67,8 +67,24 @@ class UpdateReport:
     """Peak resident memory of this process (``writer``) and of its largest child (``workers``)."""
     generation: int = 0
 
+    @property
+    def files_failed(self) -> int:
+        return sum(self.errors.values())
+
+    def rates(self) -> dict[str, object]:
+        """Throughput over the update's wall time, and each stage's share of the busy time."""
+        wall = self.seconds.get("total", 0.0) or 1e-9
+        busy = {k: v for k, v in self.seconds.items() if k != "total"}
+        busy_total = sum(busy.values()) or 1e-9
+        return {
+            "files_per_s": round((self.files_added + self.files_skipped + self.files_failed) / wall, 1),
+            "chunks_per_s": round(self.chunks_added / wall, 1),
+            "mb_per_s": round(self.bytes_read / wall / 1e6, 2),
+            "stage_share": {k: round(v / busy_total, 3) for k, v in busy.items()},
+        }
+
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "stats": self.rates()}
 
 
 def settings_identity(settings: Settings, embedder_model_id: str, dim: int) -> dict[str, str]:

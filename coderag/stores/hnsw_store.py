@@ -16,7 +16,11 @@ A commit writes only the delta and the manifest (O(changes since the last
 compaction)).  When the delta or the tombstones outgrow
 ``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
 folds them into the graph (hnswlib reuses deleted slots, so churn does not
-grow it).  Files of older generations are deleted after the swap; a reader
+grow it).  A big batch of additions (a cold index) is folded into the
+in-memory graph every ``build_batch`` vectors as it arrives, instead of being
+held until the commit: the graph is built while the rest of the update runs,
+and memory holds the graph, not a second copy of every vector.  The graph
+file is still written only by the commit.  Files of older generations are deleted after the swap; a reader
 that loses that race re-reads the manifest and retries.  Opening checks file
 sizes and counts against the manifest (cheap: nothing is hashed), so a
 truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
@@ -71,6 +75,8 @@ class HnswVectorStore:
         loaded 2-core machine, so seconds): a caller that must stay fast can
         pass ``False`` and call :meth:`compact` when :attr:`needs_compaction`.
     :param num_threads: threads for graph inserts (-1: all cores).
+    :param build_batch: fold queued additions into the in-memory graph once
+        this many are queued and a compaction is due anyway (0: only at commit).
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class HnswVectorStore:
         delta_max: int = 20000,
         auto_compact: bool = True,
         num_threads: int = -1,
+        build_batch: int = 10_000,
         **ignored: Any,
     ) -> None:
         if space not in ("cosine", "ip"):
@@ -103,8 +110,10 @@ class HnswVectorStore:
         self.delta_max = int(delta_max)
         self.auto_compact = _flag(auto_compact)
         self.num_threads = int(num_threads)
+        self.build_batch = int(build_batch)
         self._closed = False
         self._force_compact = False
+        self._graph_changed = False  # the in-memory graph holds folded changes not saved yet
         if not self.readonly:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._open()
@@ -172,6 +181,7 @@ class HnswVectorStore:
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
         self._tombstones: set[int] = set()
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_count = 0
         self._dirty = False
         try:
             if self._base_entry:
@@ -252,7 +262,10 @@ class HnswVectorStore:
             raise ValueError("labels must be non-negative")
         self._tombstone(labels)  # an older copy in the graph must not show up
         self._pending.append((labels, self._normalised(vectors)))
+        self._pending_count += len(labels)
         self._dirty = True
+        if self.auto_compact and 0 < self.build_batch <= self._pending_count and self.needs_compaction:
+            self._fold_into_graph()
 
     def delete(self, labels: Sequence[int]) -> None:
         """Remove labels; unknown labels are ignored."""
@@ -287,7 +300,7 @@ class HnswVectorStore:
             return
         labels = np.concatenate([self._delta_labels] + [p[0] for p in self._pending])
         vecs = np.concatenate([self._delta_vecs] + [p[1] for p in self._pending])
-        self._pending = []
+        self._pending, self._pending_count = [], 0
         _, first_in_reversed = np.unique(labels[::-1], return_index=True)
         if len(first_in_reversed) != len(labels):
             keep = np.sort(len(labels) - 1 - first_in_reversed)
@@ -352,7 +365,9 @@ class HnswVectorStore:
             return
         generation = self._generation + 1
         if self._force_compact or (self.auto_compact and self.needs_compaction):
-            self._compact_into_base(generation)
+            self._fold_into_graph()
+        if self._graph_changed:
+            self._save_graph(generation)
         manifest = self._manifest_dict(generation, self._write_delta(generation))
         write_json_atomic(self.directory / MANIFEST, manifest)
         self._manifest = manifest
@@ -393,9 +408,11 @@ class HnswVectorStore:
         return {"file": path.name, "file_bytes": path.stat().st_size,
                 "count": len(self._delta_labels), "tombstones": len(self._tombstones)}
 
-    def _compact_into_base(self, generation: int) -> None:
+    def _fold_into_graph(self) -> None:
+        """Insert the delta into the in-memory graph and drop the tombstones it applied (writes nothing)."""
         import hnswlib
 
+        self._consolidate()
         index = self._base_index()
         labels, vecs = self._delta_labels, self._delta_vecs
         if index is None:
@@ -406,8 +423,8 @@ class HnswVectorStore:
             # A label still known to the graph (replaced, or deleted and
             # re-added) is updated in place, so no label ever has two slots;
             # new labels take deleted slots first.
-            known = set(index.get_ids_list()) if index.element_count else set()
-            in_graph = np.fromiter((lab in known for lab in labels.tolist()), bool, len(labels))
+            known = np.asarray(index.get_ids_list() if index.element_count else [], dtype=np.int64)
+            in_graph = np.isin(labels, known)
             for label in labels[in_graph].tolist():
                 with contextlib.suppress(RuntimeError):  # not marked deleted
                     index.unmark_deleted(label)
@@ -417,20 +434,26 @@ class HnswVectorStore:
             live = len(self._base_labels) - len(self._tombstones) + int(in_graph.sum())
             needed = index.element_count + max(0, int(new.sum()) - (index.element_count - live))
             if needed > index.max_elements:
-                index.resize_index(needed)
+                # Grow by half at least: a build folds many batches, and each resize copies the graph.
+                index.resize_index(max(needed, index.max_elements + index.max_elements // 2))
             if new.any():
                 index.add_items(vecs[new], labels[new], num_threads=self.num_threads,
                                 replace_deleted=True)
         tombstones = np.array(sorted(self._tombstones), dtype=np.int64)
-        base_labels = np.union1d(np.setdiff1d(self._base_labels, tombstones), labels)
-        if len(base_labels):
-            self._save_base(index, base_labels, generation)
-        else:  # everything was deleted: start again from nothing
-            self._base, self._base_entry, self._base_labels = None, None, base_labels
-        # Only now that the graph is on disk does the delta become empty.
+        self._base = index
+        self._base_labels = np.union1d(np.setdiff1d(self._base_labels, tombstones), labels)
         self._delta_labels = np.zeros(0, np.int64)
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
         self._tombstones = set()
+        self._graph_changed = True
+
+    def _save_graph(self, generation: int) -> None:
+        """Write the folded graph as this generation's base (before the manifest that names it)."""
+        if len(self._base_labels):
+            self._save_base(self._base, self._base_labels, generation)
+        else:  # everything was deleted: start again from nothing
+            self._base, self._base_entry = None, None
+        self._graph_changed = False
 
     def _save_base(self, index: Any, base_labels: np.ndarray, generation: int) -> None:
         graph_path = self.directory / f"base-{generation:08d}.hnsw"
@@ -464,7 +487,8 @@ class HnswVectorStore:
         """Release memory; uncommitted changes are dropped."""
         self._closed = True
         self._base = None
-        self._pending = []
+        self._graph_changed = False
+        self._pending, self._pending_count = [], 0
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
 
     def __enter__(self) -> HnswVectorStore:

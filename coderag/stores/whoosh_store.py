@@ -5,16 +5,18 @@ Documents arrive already tokenised by :func:`coderag.tokenize.code_tokens`
 (:class:`CodeTokensField`) instead of running a Whoosh analyzer, and store
 nothing but the label.
 
-Changes are buffered and applied by :meth:`WhooshLexicalStore.commit` with a
-single writer, which is when Whoosh's write lock is held:
+Changes are buffered and applied by :meth:`WhooshLexicalStore.commit`:
 
 * deletions are looked up term by term through the writer's one cached
   searcher (never a segment reopen per document);
-* additions go into new segments of at most ``segment_docs`` documents.
-  Whoosh's in-memory posting pool spills to slow sorted runs on disk once it
-  passes ``limitmb``; one 50k-document segment peaked at 780 MB and ran at
-  half the speed of five 10k-document segments (~160 MB), so big builds are
-  cut into segments, written in worker processes when ``procs > 1``;
+* additions go into new segments of at most ``segment_docs`` documents,
+  written by :mod:`coderag.stores.whoosh_segments` (the same bytes as
+  Whoosh's writer, at half the CPU).  As soon as ``segment_docs`` additions
+  are queued they are written out as a segment that stays unpublished until
+  the commit, so a big build holds one segment's documents in memory, not
+  the whole repository's.  The first such segment takes Whoosh's write lock,
+  held until :meth:`~WhooshLexicalStore.commit` or
+  :meth:`~WhooshLexicalStore.close`;
 * existing segments are never merged by a commit (O(changes) on the commit
   hook); :meth:`WhooshLexicalStore.compact` merges them later.
 
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -82,23 +86,6 @@ def make_schema() -> fields.Schema:
     )
 
 
-def _write_segment(dirname: str, docs: list[tuple[str, str, str, str]], limitmb: int) -> Any:
-    """Write ``docs`` as one new segment (not yet in any TOC) and return it.
-
-    Runs in the committing process or in a worker; the parent holds the lock
-    and publishes the segments in one TOC swap.
-    """
-    from whoosh.filedb.filestore import FileStorage
-    from whoosh.writing import SegmentWriter
-
-    ix = FileStorage(dirname, supports_mmap=False).open_index(INDEX_NAME)
-    writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
-    for label, symbol, path, body in docs:
-        writer.add_document(label=label, symbol=symbol, path=path, body=body)
-    # Not writer._finish(): it would remove the temp folder the parent shares.
-    return writer._finalize_segment()
-
-
 class WhooshLexicalStore:
     """Keyword search with BM25F over ``symbol``, ``path`` and ``body``.
 
@@ -109,7 +96,8 @@ class WhooshLexicalStore:
         (defaults :data:`DEFAULT_FIELD_B`).
     :param readonly: searching only: never writes nor locks; mutating calls
         raise ``ValueError``.
-    :param limitmb: ``segment_docs``: ``procs``: bulk-write tuning (see module notes).
+    :param segment_docs: documents per new segment (see the module notes);
+        ``limitmb`` is handed to Whoosh's writer for merges.
 
     :meth:`search` sees the committed state; :func:`len` includes pending changes.
     """
@@ -124,7 +112,6 @@ class WhooshLexicalStore:
         readonly: bool = False,
         limitmb: int = 256,
         segment_docs: int = 10_000,
-        procs: int = 1,
         **ignored: Any,
     ) -> None:
         from whoosh import scoring
@@ -136,9 +123,11 @@ class WhooshLexicalStore:
         self.weighting = scoring.BM25F(B=float(b), K1=float(k1), **per_field)
         self.limitmb = int(limitmb)
         self.segment_docs = max(1, int(segment_docs))
-        self.procs = max(1, int(procs))
         self._adds: dict[int, LexicalDoc] = {}
         self._deletes: set[int] = set()
+        self._writer: Any = None  # holds Whoosh's lock from the first unpublished segment to the commit
+        self._files_before: set[str] = set()
+        self._unpublished: list[tuple[Any, array]] = []  # (segment, its labels in document order)
         self._ix: Any = None
         self._searcher: Any = None
         self._closed = False
@@ -204,7 +193,11 @@ class WhooshLexicalStore:
         """Queue documents; a label added again replaces its older document."""
         self._check_writable()
         for doc in docs:
-            self._adds[int(doc.label)] = doc
+            label = int(doc.label)
+            self._forget_unpublished(label)
+            self._adds[label] = doc
+        while len(self._adds) >= self.segment_docs:
+            self._write_unpublished()
 
     def delete(self, labels: Sequence[int]) -> None:
         """Queue deletions; unknown labels are ignored."""
@@ -212,7 +205,25 @@ class WhooshLexicalStore:
         for label in labels:
             label = int(label)
             self._adds.pop(label, None)
+            self._forget_unpublished(label)
             self._deletes.add(label)
+
+    def _write_unpublished(self) -> None:
+        """Write the oldest ``segment_docs`` queued additions as a segment the commit will publish."""
+        from coderag.stores.whoosh_segments import write_segment
+
+        self._begin()  # the lock covers unpublished segments too
+        labels = sorted(list(self._adds)[: self.segment_docs])
+        docs = [self._adds.pop(label) for label in labels]
+        segment = write_segment(self._ix, [(str(d.label), d.symbol, d.path, d.body) for d in docs])
+        self._unpublished.append((segment, array("q", labels)))
+
+    def _forget_unpublished(self, label: int) -> None:
+        """Delete ``label``'s copy in an unpublished segment, if any (documents are in label order)."""
+        for segment, labels in self._unpublished:
+            docnum = bisect_left(labels, label)
+            if docnum < len(labels) and labels[docnum] == label and not segment.is_deleted(docnum):
+                segment.delete_document(docnum)
 
     def _live(self, labels: set[int]) -> int:
         """How many of ``labels`` have a live committed document."""
@@ -226,45 +237,65 @@ class WhooshLexicalStore:
         if self._closed:
             raise ValueError("lexical store is closed")
         committed = self._searcher.doc_count() if self._searcher is not None else 0
-        if not self._adds and not self._deletes:
+        if not self._adds and not self._deletes and not self._unpublished:
             return committed
-        return committed - self._live(self._deletes | set(self._adds)) + len(self._adds)
+        replaced = self._deletes | set(self._adds) | self._unpublished_labels()
+        unpublished = sum(segment.doc_count() for segment, _ in self._unpublished)
+        return committed - self._live(replaced) + len(self._adds) + unpublished
+
+    def _unpublished_labels(self) -> set[int]:
+        return {label for segment, labels in self._unpublished
+                for docnum, label in enumerate(labels) if not segment.is_deleted(docnum)}
 
     # ---------------------------------------------------------------- commit
 
     def commit(self) -> None:
         """Apply queued deletes and adds in one new Whoosh generation."""
         self._check_writable()
-        if not self._adds and not self._deletes:
+        if not self._adds and not self._deletes and not self._unpublished:
             return
         with self._durable_writer() as writer:
             self._apply(writer)
-        self._adds, self._deletes = {}, set()
+        self._adds, self._deletes, self._unpublished = {}, set(), []
+
+    def _begin(self) -> Any:
+        """Whoosh's writer, taking its lock on first use."""
+        from whoosh.index import LockError
+
+        if self._writer is None:
+            before = set(os.listdir(self.directory))
+            try:
+                writer = self._ix.writer(limitmb=self.limitmb)
+            except LockError:
+                raise IndexBusy(f"lexical store {self.directory} is locked by another writer") from None
+            # With the lock held, remove what a killed writer left that Whoosh
+            # never cleans: its unpublished table of contents (orphan segment
+            # files go when this commit publishes its TOC).
+            for name in before:
+                if name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.directory / name)
+            self._writer, self._files_before = writer, before
+        return self._writer
+
+    def _cancel(self) -> None:
+        """Release the lock and drop unpublished segments (their files go at the next commit)."""
+        writer, self._writer, self._unpublished = self._writer, None, []
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cancel()
 
     @contextlib.contextmanager
     def _durable_writer(self) -> Any:
         """A locked writer; the files it created are fsynced after it commits."""
-        from whoosh.index import LockError
-
-        before = set(os.listdir(self.directory))
-        try:
-            writer = self._ix.writer(limitmb=self.limitmb)
-        except LockError:
-            raise IndexBusy(f"lexical store {self.directory} is locked by another writer") from None
-        # With the lock held, remove what a killed writer left that Whoosh
-        # never cleans: its unpublished table of contents (orphan segment
-        # files go when this commit publishes its TOC).
-        for name in before:
-            if name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.directory / name)
+        writer = self._begin()
         try:
             yield writer
         except BaseException:
-            with contextlib.suppress(Exception):
-                writer.cancel()
+            self._cancel()
             raise
-        for name in set(os.listdir(self.directory)) - before:
+        self._writer = None
+        for name in set(os.listdir(self.directory)) - self._files_before:
             path = self.directory / name
             if path.is_file():
                 fsync_path(path)
@@ -276,42 +307,16 @@ class WhooshLexicalStore:
 
         searcher = writer.searcher()  # cached by the writer: one for all deletes
         if searcher.doc_count_all():
-            for label in self._deletes | set(self._adds):
+            for label in self._deletes | set(self._adds) | self._unpublished_labels():
                 writer.delete_by_query(Term("label", str(label)), searcher=searcher)
-        docs = [
-            (str(d.label), d.symbol, d.path, d.body)
-            for d in sorted(self._adds.values(), key=lambda d: d.label)
-        ]
-        size = self.segment_docs
-        batches = [docs[i:i + size] for i in range(0, len(docs), size)]
-        new_segments = []
-        if len(batches) > 1:
-            new_segments = self._write_segments(batches)
-        else:
-            for label, symbol, path, body in batches[0] if batches else ():
-                writer.add_document(label=label, symbol=symbol, path=path, body=body)
-        # The writer's own commit, minus merging, plus the extra segments.
+        while self._adds:  # the rest of the additions, in segments of at most segment_docs
+            self._write_unpublished()
+        # The writer's own commit, minus merging, plus our segments.
         segments = writer._merge_segments(None, False, False)  # NO_MERGE
-        segments += new_segments
-        if writer._added:
-            segments.append(writer._finalize_segment())
-        else:
-            writer._close_segment()
+        segments += [segment for segment, _ in self._unpublished if segment.doc_count()]
+        writer._close_segment()
         writer._commit_toc(segments)
         writer._finish()
-
-    def _write_segments(self, batches: list[list[tuple[str, str, str, str]]]) -> list[Any]:
-        dirname = str(self.directory)
-        if self.procs > 1 and len(batches) > 1:
-            import multiprocessing
-
-            with contextlib.suppress(ValueError):  # no fork here: fall back to one process
-                ctx = multiprocessing.get_context("fork")
-                with ctx.Pool(min(self.procs, len(batches))) as pool:
-                    return pool.starmap(
-                        _write_segment, [(dirname, batch, self.limitmb) for batch in batches]
-                    )
-        return [_write_segment(dirname, batch, self.limitmb) for batch in batches]
 
     def compact(self, full: bool = False) -> None:
         """Merge segments (slow: not for the commit hook).
@@ -380,7 +385,8 @@ class WhooshLexicalStore:
     # ----------------------------------------------------------------- close
 
     def close(self) -> None:
-        """Release files; uncommitted changes are dropped."""
+        """Release files and Whoosh's lock; uncommitted changes are dropped."""
+        self._cancel()
         if self._searcher is not None:
             self._searcher.close()
         self._searcher = None

