@@ -42,7 +42,7 @@ def generated_files(count: int, seed: int = 7) -> dict[str, str]:
     return files
 
 
-def change_some(repo, rng: random.Random, step: int, count: int = 10) -> None:
+def change_some(repo, rng: random.Random, step: int, count: int = 8) -> None:
     """Commit edits to ``count`` files: changed bodies, a new function each, one deletion, one new file."""
     paths = sorted(str(p.relative_to(repo.root)) for p in repo.root.glob("pkg*/*.py"))
     changes = {}
@@ -123,8 +123,8 @@ def kill_phase(repo, full: bool, before) -> str:
 
 
 def test_kill_9_at_random_moments_never_breaks_the_index(make_repo):
-    """50 kills (incremental updates and some full rebuilds) of a 300-file, 3,000-chunk index."""
-    repo = make_repo(generated_files(300))
+    """50 kills (incremental updates and some full rebuilds) of a 200-file, 2,000-chunk index."""
+    repo = make_repo(generated_files(200))
     updater = Updater(Repo.discover(repo.root), load_settings(repo.root))
     started = time.perf_counter()
     updater.run()
