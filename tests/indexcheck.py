@@ -5,6 +5,7 @@ assert what *is* indexed, not only what a search happens to return.
 """
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -83,8 +84,6 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
     With ``exact`` (after a completed update) nothing of an unfinished update may
     remain: no uncommitted rows, and the stores hold no label the manifest lacks.
     """
-    import random
-
     import numpy as np
 
     from coderag.config import load_settings
@@ -155,3 +154,42 @@ def stored_vector(store, label: int):
         return np.asarray(store._base_index().get_items([label])[0], dtype=np.float32)
     except RuntimeError:
         return None
+
+
+# ---------------------------------------------------------------------------
+# generated repositories
+# ---------------------------------------------------------------------------
+
+WORDS = ("alpha beta gamma delta parse render fetch store cache retry queue token graph index merge "
+         "split load save open close").split()
+
+
+def generated_files(count: int, seed: int = 7) -> dict[str, str]:
+    """``count`` Python files of ten small functions each, with unique names."""
+    rng = random.Random(seed)
+    files = {}
+    for i in range(count):
+        lines = []
+        for j in range(10):
+            name = "_".join(rng.sample(WORDS, 3)) + f"_{i}_{j}"
+            lines += [f"def {name}(value, count=3):", f'    """{" ".join(rng.sample(WORDS, 6))}."""']
+            lines += [f"    value = value + {rng.randint(0, 99)}  # {' '.join(rng.sample(WORDS, 4))}"
+                      for _ in range(6)]
+            lines += ["    return value", ""]
+        files[f"pkg{i % 10}/module_{i}.py"] = "\n".join(lines)
+    return files
+
+
+def change_some(repo, rng: random.Random, step: int, count: int = 8) -> None:
+    """Commit edits to ``count`` files: changed bodies, a new function each, one deletion, one new file."""
+    paths = sorted(str(p.relative_to(repo.root)) for p in repo.root.glob("pkg*/*.py"))
+    changes = {}
+    for path in rng.sample(paths, count):
+        text = (repo.root / path).read_text()
+        words = " ".join(rng.sample(WORDS, 8))
+        changes[path] = (text.replace("value + ", "value - ", 1)
+                         + f'\ndef added_{step}_{path[5:-3]}(x):\n    """{words}."""\n    return x\n')
+    repo.write(changes)
+    (repo.root / rng.choice(paths)).unlink()
+    repo.write({f"pkg{step % 10}/fresh_{step}.py": f"def fresh_function_{step}(y):\n    return y * {step}\n"})
+    repo.commit(message=f"step {step}")
