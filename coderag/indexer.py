@@ -7,12 +7,14 @@ generation the committed one.
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Callable
+from typing import Iterator
 
 import numpy as np
 
@@ -85,6 +87,22 @@ class UpdateReport:
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "stats": self.rates()}
+
+
+class StoreFailed(CoderagError):
+    """A store could not take or keep the update's data (disk full, a store bug); nothing changed."""
+
+
+@contextlib.contextmanager
+def store_stage(action: str, store: str = "stores") -> Iterator[None]:
+    """Turn a store's failure into one line naming the stage; the update then rolls back."""
+    try:
+        yield
+    except CoderagError:
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        raise StoreFailed(f"the {store} failed ({action}): {message}; the index is unchanged") from exc
 
 
 def settings_identity(settings: Settings, embedder_model_id: str, dim: int) -> dict[str, str]:
@@ -178,8 +196,12 @@ class Updater:
             self._add_files(to_add, manifest, stores, worker, generation, report)
             t0 = time.perf_counter()
             self.progress("commit", 0, 1)
-            stores.delete(manifest.dead_labels())
-            stores.commit()
+            with store_stage("delete"):
+                stores.delete(manifest.dead_labels())
+            with store_stage("commit", "vector store"):
+                stores.vectors.commit()
+            with store_stage("commit", "lexical store"):
+                stores.lexical.commit()
             self.progress("commit", 1, 1)
             report.seconds["store_commit"] = time.perf_counter() - t0
             manifest.begin()
@@ -324,7 +346,8 @@ class Updater:
             manifest.add_vectors([(result.rows[i][7], new[j].tobytes()) for j, i in enumerate(result.new_vectors)])
         manifest.commit()
         if len(labels):
-            stores.add(labels, result.vectors, result.lexical)
+            with store_stage("add"):
+                stores.add(labels, result.vectors, result.lexical)
         report.chunks_added += len(result.rows)
         report.chunks_embedded += len(result.new_vectors)
         report.chunks_cached += len(result.rows) - len(result.new_vectors)

@@ -164,20 +164,22 @@ class BatchWorker:
 
         from coderag.manifest import compress
 
-        seconds = {"read": 0.0, "chunk": 0.0, "embed": 0.0}
+        seconds = {"read": 0.0, "chunk": 0.0, "tokenize": 0.0, "embed": 0.0}
         t0 = time.perf_counter()
         contents = dict(self.repo.read_blobs(blob for _, blob in items))
         seconds["read"] = time.perf_counter() - t0
         files, counts, rows, lexical, texts = [], [], [], [], []
         bytes_read = 0
-        t0 = time.perf_counter()
         for path, blob in items:
+            t0 = time.perf_counter()
             data = contents.get(blob)
             if data is None:
                 prepared = PreparedFile(path, blob, "", "error", "blob missing from git", [], "read")
             else:
                 bytes_read += len(data)
                 prepared = prepare_file(path, blob, data, self.chunker, self.settings.max_file_bytes)
+            t1 = time.perf_counter()
+            seconds["chunk"] += t1 - t0
             for chunk in prepared.chunks:
                 text = embedding_text(chunk)
                 texts.append(text)
@@ -188,29 +190,72 @@ class BatchWorker:
             counts.append(len(prepared.chunks))
             prepared.chunks = []
             files.append(prepared)
-        seconds["chunk"] = time.perf_counter() - t0
+            seconds["tokenize"] += time.perf_counter() - t1
         t0 = time.perf_counter()
-        dim = self.embedder.dim
-        vectors = np.zeros((len(rows), dim), dtype=np.float32)
-        cached = self._cached([r[7] for r in rows]) if rows else {}
-        missing = [i for i, r in enumerate(rows) if r[7] not in cached]
-        for i, r in enumerate(rows):
-            blob = cached.get(r[7])
-            if blob is not None:
-                vectors[i] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-        if missing:
-            try:
-                vectors[missing] = self.embedder.embed_documents([texts[i] for i in missing])
-            except Exception as exc:  # the embedder failed: report its files, keep the run going
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                for prepared, count in zip(files, counts):
-                    if count:
-                        prepared.status, prepared.stage, prepared.reason = "error", "embed", reason
-                counts = [0] * len(counts)
-                rows, lexical, missing = [], [], []
-                vectors = np.zeros((0, dim), dtype=np.float32)
+        vectors, missing = self._vectors(rows, texts)
+        if vectors is None:  # the embedder failed on this batch: find the files it fails on
+            failed = self._embed_file_by_file(files, counts, rows, texts)
+            keep = [i for i, row in enumerate(rows) if row[0] not in failed]
+            rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]
+            counts = [0 if f.path in failed else c for f, c in zip(files, counts)]
+            vectors, missing = self._vectors(rows, texts)
+            if vectors is None:  # it cannot even repeat what it did file by file: give up on the batch
+                for prepared in files:
+                    prepared.status, prepared.stage, prepared.reason = "error", "embed", "embedder failed"
+                rows, lexical, counts, missing = [], [], [0] * len(files), []
+                vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
         seconds["embed"] = time.perf_counter() - t0
         return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read)
+
+    def _vectors(self, rows: list[tuple], texts: list[str]):
+        """``(vectors, indexes embedded now)`` for ``rows``; ``(None, [])`` if the embedder raised.
+
+        Each distinct text is embedded once (the rest come from the manifest's
+        cache or from an identical chunk of the batch).  Vectors are rounded to
+        float16, the cache's precision, so a vector is the same whether it was
+        computed now or reused, whatever the order and number of workers.
+        """
+        import numpy as np
+
+        vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
+        cached = self._cached([r[7] for r in rows]) if rows else {}
+        first: dict[bytes, int] = {}
+        for i, row in enumerate(rows):
+            blob = cached.get(row[7])
+            if blob is not None:
+                vectors[i] = np.frombuffer(blob, dtype=np.float16)
+            else:
+                first.setdefault(row[7], i)
+        missing = list(first.values())
+        if missing:
+            try:
+                fresh = self.embedder.embed_documents([texts[i] for i in missing])
+            except Exception:
+                return None, []
+            vectors[missing] = np.asarray(fresh, dtype=np.float32).astype(np.float16)
+            for i, row in enumerate(rows):
+                j = first.get(row[7])
+                if j is not None and j != i:
+                    vectors[i] = vectors[j]
+        return vectors, missing
+
+    def _embed_file_by_file(self, files: list[PreparedFile], counts: list[int], rows: list[tuple],
+                            texts: list[str]) -> set[str]:
+        """Embed each file's chunks alone; mark and return the paths whose embedding fails."""
+        failed: set[str] = set()
+        by_path: dict[str, list[str]] = {}
+        for row, text in zip(rows, texts):
+            by_path.setdefault(row[0], []).append(text)
+        for prepared, count in zip(files, counts):
+            if not count:
+                continue
+            try:
+                self.embedder.embed_documents(by_path.get(prepared.path, []))
+            except Exception as exc:
+                failed.add(prepared.path)
+                prepared.status, prepared.stage = "error", "embed"
+                prepared.reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return failed
 
 
 _worker: BatchWorker | None = None
