@@ -50,7 +50,8 @@ def request_update(repo: Repo, target: str = "HEAD", *, staged: bool = False, fu
     """
     location = IndexLocation(repo.index_dir())
     snapshot = repo.staged_snapshot() if staged else b""
-    location.write_request(UpdateRequest(STAGED if staged else target, full, snapshot, time.time()))
+    tree = (repo.staged_tree() or "") if staged else ""
+    location.write_request(UpdateRequest(STAGED if staged else target, full, snapshot, time.time(), tree))
     runner = RunnerLock(location.root)
     if not runner.try_acquire():
         return "queued"
@@ -134,7 +135,7 @@ def _update(repo: Repo, request: UpdateRequest) -> dict:
 
     entries = parse_staged(request.snapshot) if request.target == STAGED else None
     report = Updater(repo, load_settings(repo.root)).run(request.target, full=request.full, wait=True,
-                                                         entries=entries)
+                                                         entries=entries, tree=request.tree or None)
     summary = report.to_dict()
     summary.pop("seconds", None)
     return summary

@@ -145,7 +145,7 @@ def _freshness(index) -> dict:
     commit = index.indexed_commit
     head = index.repo.resolve("HEAD")
     state = background_state(index.location)
-    return {"commit": commit, "head": head, "stale": bool(head and commit != head),
+    return {"commit": commit, "head": head, "stale": index.is_stale(),
             "updating": state["updating"] or state["pending"]}
 
 
@@ -154,6 +154,7 @@ def _wait_for_update(index, timeout: float = 600) -> None:
     from coderag.errors import IndexBusy
 
     def is_stale() -> bool:
+        from coderag.index import behind_head
         from coderag.manifest import Manifest
         from coderag.storage import MANIFEST_NAME
 
@@ -165,7 +166,7 @@ def _wait_for_update(index, timeout: float = 600) -> None:
         except CoderagError:
             return True
         try:
-            return (manifest.get("commit") or None) != index.repo.resolve("HEAD")
+            return behind_head(index.repo, manifest.meta(), index.repo.resolve("HEAD"))
         finally:
             manifest.close()
 

@@ -156,6 +156,18 @@ class Repo:
             raise CoderagError("a bare repository has no staging area")
         return self.git("ls-files", "-s", "-z")
 
+    def staged_tree(self) -> str | None:
+        """Tree id of the staging area (``git write-tree``), or ``None`` (unmerged paths, bare)."""
+        if self.bare:
+            return None
+        out = self.git("write-tree", check=False).decode().strip()
+        return out or None
+
+    def tree_of(self, commit: str) -> str | None:
+        """Tree id of a commit."""
+        out = self.git("rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}", check=False).decode().strip()
+        return out or None
+
     def blob_sizes(self, blobs: Iterable[str]) -> dict[str, int]:
         """Sizes of blobs in bytes (``git cat-file --batch-check``), without reading them."""
         unique = list(dict.fromkeys(blobs))

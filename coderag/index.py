@@ -53,7 +53,8 @@ class Index:
                progress=None) -> UpdateReport:
         """Bring the index up to date with ``rev`` (or the staging area); returns what changed."""
         target = STAGED if staged else rev
-        report = Updater(self.repo, self.settings, progress=progress).run(target, full=full, wait=wait)
+        tree = self.repo.staged_tree() if staged else None
+        report = Updater(self.repo, self.settings, progress=progress).run(target, full=full, wait=wait, tree=tree)
         self.close()
         return report
 
@@ -114,7 +115,7 @@ class Index:
             info.update(manifest.counts())
         finally:
             manifest.close()
-        info["stale"] = bool(head and info.get("commit") != head)
+        info["stale"] = behind_head(self.repo, meta, head)
         return info
 
     def close(self) -> None:
@@ -159,10 +160,25 @@ class Index:
                 raise IndexCorrupt(_one_line_with_remedy(str(exc))) from None
         raise AssertionError("unreachable")
 
+    def is_stale(self) -> bool:
+        """Whether the index lags HEAD (holds neither HEAD's commit nor HEAD's tree)."""
+        return behind_head(self.repo, self._open_reader().meta, self.repo.resolve("HEAD"))
+
     @property
     def indexed_commit(self) -> str | None:
         """The commit the open index was built from (``None`` for staged content)."""
         return self._open_reader().meta.get("commit") or None
+
+
+def behind_head(repo: Repo, meta: dict[str, str], head: str | None) -> bool:
+    """Whether an index (its ``meta``) lags HEAD: it holds neither HEAD's commit nor HEAD's tree.
+
+    Staged content has no commit; once committed, its tree is HEAD's tree.
+    """
+    if not head or meta.get("commit") == head:
+        return False
+    tree = meta.get("tree")
+    return not (tree and tree == repo.tree_of(head))
 
 
 def _one_line_with_remedy(message: str) -> str:

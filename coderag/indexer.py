@@ -128,18 +128,20 @@ class Updater:
         self._worker: BatchWorker | None = None
 
     def run(self, target: str = "HEAD", full: bool = False, wait: bool = True,
-            entries: dict[str, Entry] | None = None, commit: str | None = None) -> UpdateReport:
+            entries: dict[str, Entry] | None = None, commit: str | None = None,
+            tree: str | None = None) -> UpdateReport:
         """Update to ``target`` under the write lock.
 
         :param entries: the tree to index when it is not read from git now:
             a staging-area snapshot taken earlier, or a work-tree view.
         :param commit: the commit recorded for ``entries`` (default: none for
             the staging area, else ``target`` resolved).
+        :param tree: the tree id of ``entries`` when known (default: the commit's tree).
         """
         lock = WriteLock(self.location.root)
         lock.acquire(wait=wait)
         try:
-            return self._run_locked(target, full, entries, commit)
+            return self._run_locked(target, full, entries, commit, tree)
         finally:
             # The last connection to close checkpoints SQLite's WAL into the manifest file.
             self.close()
@@ -152,7 +154,7 @@ class Updater:
 
     # ------------------------------------------------------------------
     def _run_locked(self, target: str, full: bool, entries: dict[str, Entry] | None = None,
-                    commit: str | None = None) -> UpdateReport:
+                    commit: str | None = None, tree: str | None = None) -> UpdateReport:
         started = time.perf_counter()
         report = UpdateReport(target=target, full=full)
         if commit is None and not target.startswith(":"):  # ":staged" and other pseudo-targets have none
@@ -207,6 +209,7 @@ class Updater:
             manifest.begin()
             manifest.flip(generation, {**wanted, "target": target, "commit": commit or "",
                                        "indexed_at": time.time(),
+                                       "tree": tree or (self.repo.tree_of(commit) if commit else "") or "",
                                        "live_chunks": manifest.live_chunk_count(generation)})
             manifest.purge_dead_before(generation)
             manifest.commit()

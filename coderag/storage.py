@@ -65,9 +65,12 @@ class UpdateRequest:
     full: bool = False
     snapshot: bytes = b""
     requested_at: float = 0.0
+    tree: str = ""
+    """Tree id of the snapshot (``git write-tree``), so a staged index that equals HEAD reads as current."""
 
     def encode(self) -> bytes:
-        header = json.dumps({"target": self.target, "full": self.full, "requested_at": self.requested_at})
+        header = json.dumps({"target": self.target, "full": self.full, "requested_at": self.requested_at,
+                             "tree": self.tree})
         return REQUEST_MAGIC + b"\n" + header.encode() + b"\n" + self.snapshot
 
     @classmethod
@@ -78,7 +81,8 @@ class UpdateRequest:
             return None
         try:
             meta = json.loads(header)
-            return cls(str(meta["target"]), bool(meta.get("full")), snapshot, float(meta.get("requested_at", 0)))
+            return cls(str(meta["target"]), bool(meta.get("full")), snapshot, float(meta.get("requested_at", 0)),
+                       str(meta.get("tree") or ""))
         except (ValueError, KeyError, TypeError):
             return None
 

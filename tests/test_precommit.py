@@ -9,6 +9,7 @@ because downloading numpy and friends for every test run would take minutes.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -143,6 +144,8 @@ def test_staged_hook_indexes_the_staged_content_not_the_work_tree(make_repo, hoo
     files, meta = indexed(repo.root)
     assert meta["target"] == ":staged"
     assert files == tree(repo), "the staged snapshot is exactly what was committed"
+    status = json.loads(repo.coderag("status", "--json").stdout)
+    assert status["target"] == ":staged" and status["stale"] is False, "staged content equal to HEAD is current"
     assert (repo.root / "half.py").read_text() == py("unstaged_version"), "pre-commit restored the work tree"
     # `git commit -a` stages into a temporary index file that is gone when the update runs.
     repo.write({"keep.py": py("keep_me_changed")})
