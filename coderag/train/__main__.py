@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -211,4 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # One BLAS thread: multi-threaded matrix products sum in a different order, and the PCA of
+    # distillation and the training steps must give the same bytes on every run. numpy is
+    # imported lazily by the subcommands, so this is still in time.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
     sys.exit(main())

@@ -38,6 +38,8 @@ def distill_base(pca_dims: int = 256, vocabulary: list[str] | None = None, sif_c
     from model2vec.distill import distill
 
     torch.manual_seed(0)
+    # Thread count changes the summation order of the forward pass, hence the bytes.
+    torch.set_num_threads(1)
     model = distill(
         model_name=str(base_model_path()),
         vocabulary=vocabulary,
