@@ -6,11 +6,13 @@ assert what *is* indexed, not only what a search happens to return.
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from pathlib import Path
 
 from coderag.background import wait_until_idle
 from coderag.gitio import Repo
+from coderag.gitio import decode_path
 from coderag.manifest import Manifest
 from coderag.storage import MANIFEST_NAME
 from coderag.storage import IndexLocation
@@ -32,19 +34,20 @@ def indexed(root: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def tree(repo, rev: str = "HEAD") -> dict[str, str]:
-    """``{path: blob}`` of a commit, straight from git."""
-    out = repo.git("ls-tree", "-r", "-z", "--full-tree", rev)
+    """``{path: blob}`` of a commit, straight from git (paths decoded as coderag does)."""
+    out = subprocess.run(["git", "ls-tree", "-r", "-z", "--full-tree", rev], cwd=repo.root, capture_output=True,
+                         check=True).stdout
     entries = {}
-    for record in out.split("\0"):
+    for record in out.split(b"\0"):
         if record:
-            meta, _, path = record.partition("\t")
-            entries[path] = meta.split()[2]
+            meta, _, path = record.partition(b"\t")
+            entries[decode_path(path)] = meta.split()[2].decode()
     return entries
 
 
 def staged(repo) -> dict[str, str]:
-    out = repo.git("ls-files", "-s", "-z")
-    return {rec.partition("\t")[2]: rec.split()[1] for rec in out.split("\0") if rec}
+    out = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=repo.root, capture_output=True, check=True).stdout
+    return {decode_path(rec.partition(b"\t")[2]): rec.split()[1].decode() for rec in out.split(b"\0") if rec}
 
 
 def wait_for_head(repo, timeout: float = 90.0) -> dict[str, str]:
