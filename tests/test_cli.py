@@ -74,7 +74,10 @@ def test_help_documents_every_command():
 
 def test_plugins_lists_builtin_backends(sample_repo):
     data = json.loads(sample_repo.coderag("plugins", "--json").stdout)
-    provided = {kind: names for info in data for kind, names in info["backends"].items()}
+    provided: dict[str, list[str]] = {}
+    for info in data:
+        for kind, names in info["backends"].items():
+            provided.setdefault(kind, []).extend(names)
     assert "code" in provided["chunker"] and "model2vec" in provided["embedder"]
     assert "hnsw" in provided["vector_store"] and "whoosh" in provided["lexical_store"]
 
