@@ -418,6 +418,8 @@ def test_hnsw_builds_the_graph_while_vectors_arrive(tmp_path):
     store = HnswVectorStore(tmp_path / "vec", dim=16, build_batch=10, delta_min=5, delta_ratio=0.0)
     for start in range(0, 60, 7):
         store.add(np.arange(start, min(start + 7, 60)), vectors[start:start + 7])
+    assert store._folder is not None  # folding ran on the background thread
+    store._wait_fold()
     assert store._base is not None and len(store._base_labels) >= 50  # folded as they came
     assert not any(name.startswith("base-") for name in os.listdir(tmp_path / "vec"))  # nothing written yet
     store.delete([4, 5])

