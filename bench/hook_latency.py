@@ -16,6 +16,10 @@ file:
 * ``fresh after``: from the end of ``git commit`` until the background
   update has made the index current (not blocking anyone; for reference).
 
+Wall times depend on what else the machine runs, so CPU time (user + system
+of the command and what it waited for; not the detached updater) is
+reported too, with the load average.
+
 Between runs the script waits until no background update is running, so
 each measurement starts from an idle index.  Results are printed and written
 as JSON next to this script (``out/hook_latency.json``).
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,10 +46,20 @@ def git(repo: Path, *args: str, **kwargs) -> str:
                           **kwargs).stdout
 
 
-def timed(command: list[str], cwd: Path, env: dict | None = None) -> float:
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + system) of each timed command and the children it waited for."""
+
+
+def timed(command: list[str], cwd: Path, env: dict | None = None, name: str = "") -> float:
+    """Wall seconds of ``command``; its CPU seconds go to :data:`CPU` under ``name``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env or ENV, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name:
+        CPU.setdefault(name, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
 
 
 def wait_idle(repo: Path, timeout: float = 600) -> float:
@@ -100,6 +115,7 @@ def main() -> int:
         print(f"building the index of {len(files)} files (once)...", flush=True)
         build = timed([GIT_CODERAG, "index", "--quiet"], repo)
     subprocess.run([GIT_CODERAG, "install-hooks"], cwd=repo, check=True, capture_output=True)
+    subprocess.run([GIT_CODERAG, "index", "--quiet"], cwd=repo, check=True, env=ENV)  # start at HEAD
     wait_idle(repo)
     status = json.loads(subprocess.run([GIT_CODERAG, "status", "--json"], cwd=repo, capture_output=True,
                                        text=True).stdout)
@@ -112,18 +128,17 @@ def main() -> int:
     for step in range(args.runs):
         touch(repo, target, step)
         results["pre-commit --staged"].append(
-            timed([GIT_CODERAG, "index", "--staged", "--background", "--quiet"], repo))
+            timed([GIT_CODERAG, "index", "--staged", "--background", "--quiet"], repo, name="pre-commit --staged"))
         # The staged update starts now; the commit's post-commit request coalesces with it.
-        start = time.perf_counter()
-        git(repo, "commit", "-q", "-m", f"bench {step}")
-        results["git commit, coderag hooks"].append(time.perf_counter() - start)
+        results["git commit, coderag hooks"].append(
+            timed(["git", "commit", "-q", "-m", f"bench {step}"], repo, name="git commit, coderag hooks"))
         results["fresh after"].append(wait_idle(repo))
 
         touch(repo, target, 1000 + step)
-        start = time.perf_counter()
-        git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", f"bench nohooks {step}")
-        results["git commit, no hooks"].append(time.perf_counter() - start)
-        results["post-commit hook"].append(timed([str(hook)], repo, no_hooks))
+        results["git commit, no hooks"].append(
+            timed(["git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", f"bench nohooks {step}"], repo,
+                  name="git commit, no hooks"))
+        results["post-commit hook"].append(timed([str(hook)], repo, no_hooks, name="post-commit hook"))
         wait_idle(repo)
 
     report = {
@@ -131,6 +146,7 @@ def main() -> int:
         "index_build_seconds": round(build, 1) if build else None,
         "load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
         "results": {name: summary(values) for name, values in results.items()},
+        "cpu": {name: summary(values) for name, values in CPU.items()},
     }
     commit_with, commit_without = (report["results"]["git commit, coderag hooks"]["median_ms"],
                                    report["results"]["git commit, no hooks"]["median_ms"])
@@ -139,8 +155,9 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     print(f"{report['files']} files, {report['chunks']} chunks; {args.runs} runs; load {report['load_average_at_end']}")
     for name, stats in report["results"].items():
+        cpu = report["cpu"].get(name)
         print(f"  {name:<28} median {stats['median_ms']:8.1f} ms   p90 {stats['p90_ms']:8.1f} ms   "
-              f"max {stats['max_ms']:8.1f} ms")
+              f"max {stats['max_ms']:8.1f} ms" + (f"   CPU median {cpu['median_ms']:6.1f} ms" if cpu else ""))
     print(f"  commit blocking time (median with hooks - without): {report['commit_blocking_ms']} ms")
     return 0
 
