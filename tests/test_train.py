@@ -179,6 +179,16 @@ def test_gradient_matches_finite_differences():
         assert numeric == pytest.approx(full[row, col], rel=1e-3, abs=1e-6)
 
 
+def test_token_dropout_keeps_order_and_at_least_one_token():
+    from coderag.train.trainer import _drop_tokens
+
+    rng = np.random.default_rng(1)
+    texts = [np.arange(1000), np.array([7])]
+    dropped = _drop_tokens(texts, 0.2, rng)
+    assert 700 < len(dropped[0]) < 900 and np.all(np.diff(dropped[0]) > 0)
+    assert [len(x) for x in _drop_tokens([np.array([7, 8])], 0.999999, rng)] == [1]
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return load_table(SHIPPED)
@@ -205,7 +215,8 @@ def test_training_improves_held_out_retrieval(shipped):
     q, d, pk = tokens.subset("train")
     vq, vd, _ = tokens.subset("val")
     before = validate(table, vq, vd)
-    trained, history = train(table, q, d, TrainConfig(epochs=6, batch_size=60, lr=5e-3), packages=pk)
+    cfg = TrainConfig(epochs=6, batch_size=60, lr=5e-3, token_dropout=0.1)
+    trained, history = train(table, q, d, cfg, packages=pk)
     after = validate(trained, vq, vd)
     assert len(history) == 6 and history[-1]["loss"] < history[0]["loss"]
     assert after > before + 0.15, (before, after)

@@ -90,7 +90,8 @@ def _train(args: argparse.Namespace, init: Path, data_stats: dict | None = None)
         tokenizer = split_camel_case(tokenizer)
         print(f"added {len(words)} code words; camelCase split on")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
-                      max_tokens=args.max_tokens, group_batches=args.group_batches, schedule=args.schedule)
+                      max_tokens=args.max_tokens, group_batches=args.group_batches, schedule=args.schedule,
+                      token_dropout=args.token_dropout)
     tokens = PairTokens(pairs, tokenizer, unk_id, cfg.max_tokens, with_path=args.with_path, docs=args.docs)
     trained, summary = run(table, tokens, cfg, train_splits=splits)
     if args.out is None:
@@ -163,6 +164,7 @@ def _add_train_args(p: argparse.ArgumentParser, need_pairs: bool) -> None:
     p.add_argument("--lr", type=float, default=0.02)
     p.add_argument("--schedule", default="linear", choices=["constant", "linear"])
     p.add_argument("--temperature", type=float, default=0.05)
+    p.add_argument("--token-dropout", type=float, default=0.2, help="share of tokens dropped per step")
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--code-vocab", type=int, default=6000, help="code words to add (0: keep the vocabulary)")
     p.add_argument("--min-count", type=int, default=10, help="least frequency of an added code word")

@@ -34,6 +34,8 @@ class TrainConfig:
     group_batches: bool = False
     #: ``constant`` or ``linear`` (decay to zero over the run).
     schedule: str = "constant"
+    #: Fraction of each text's tokens dropped at random in every step (a regulariser).
+    token_dropout: float = 0.0
 
 
 def tokenize(tokenizer, texts: Sequence[str], max_tokens: int = 512, unk_id: int | None = None) -> list[np.ndarray]:
@@ -123,6 +125,15 @@ def _batches(n: int, packages: Sequence[str] | None, cfg: TrainConfig, rng: np.r
     return [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
 
 
+def _drop_tokens(ids_list: Sequence[np.ndarray], rate: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """Each text without a random ``rate`` of its tokens (never all of them)."""
+    out = []
+    for ids in ids_list:
+        kept = ids[rng.random(len(ids)) >= rate]
+        out.append(kept if len(kept) else ids[:1])
+    return out
+
+
 def train(table: np.ndarray, q_ids: Sequence[np.ndarray], d_ids: Sequence[np.ndarray], cfg: TrainConfig,
           packages: Sequence[str] | None = None,
           on_epoch: Callable[[int, np.ndarray, dict], None] | None = None) -> tuple[np.ndarray, list[dict]]:
@@ -150,8 +161,10 @@ def train(table: np.ndarray, q_ids: Sequence[np.ndarray], d_ids: Sequence[np.nda
         for batch in _batches(len(q_ids), packages, cfg, rng):
             if len(batch) < 2:
                 continue
-            loss, unique, grad = contrastive_step(table, [q_ids[i] for i in batch], [d_ids[i] for i in batch],
-                                                  cfg.temperature)
+            bq, bd = [q_ids[i] for i in batch], [d_ids[i] for i in batch]
+            if cfg.token_dropout:
+                bq, bd = _drop_tokens(bq, cfg.token_dropout, rng), _drop_tokens(bd, cfg.token_dropout, rng)
+            loss, unique, grad = contrastive_step(table, bq, bd, cfg.temperature)
             losses.append(loss)
             step += 1
             # Dense Adam (rows absent from the batch keep moving on their momentum), as a
