@@ -61,10 +61,9 @@ class Index:
     def search(self, query: str, k: int = 10, *, mode: str = "hybrid", path: str | None = None,
                language: str | None = None) -> list[Hit]:
         """Return the ``k`` best :class:`~coderag.protocols.Hit` for ``query``, best first."""
+        from coderag.query import parse_query
         from coderag.search import Candidates
-        from coderag.search import is_identifier_query
         from coderag.search import rank
-        from coderag.tokenize import query_tokens
 
         if not query or not query.strip():
             raise ConfigError("empty query")
@@ -72,13 +71,14 @@ class Index:
             return []
         reader = self._open_reader()
         pool = max(CANDIDATES, k * 3) * (4 if (path or language) else 1)
+        parsed = parse_query(query)
         lexical: list[tuple[int, float]] = []
         semantic: list[tuple[int, float]] = []
         if mode in ("hybrid", "lexical"):
-            tokens = query_tokens(query)
+            tokens = parsed.terms + parsed.expansions
             lexical = reader.stores.lexical.search(tokens, pool) if tokens else []
         # A bare identifier is a keyword lookup: skip the model (and its load time) in hybrid mode.
-        if mode == "semantic" or (mode == "hybrid" and not is_identifier_query(query)):
+        if mode == "semantic" or (mode == "hybrid" and not parsed.is_symbol):
             vector = self._query_embedder().embed_query(query)
             semantic = reader.stores.vectors.search(vector, pool)
         labels = list(dict.fromkeys([label for label, _ in lexical] + [label for label, _ in semantic]))
