@@ -63,7 +63,8 @@ class Index:
         """Return the ``k`` best :class:`~coderag.protocols.Hit` for ``query``, best first."""
         from coderag.query import parse_query
         from coderag.search import Candidates
-        from coderag.search import rank
+        from coderag.search import rank_labels
+        from coderag.search import to_hits
 
         if not query or not query.strip():
             raise ConfigError("empty query")
@@ -82,8 +83,12 @@ class Index:
             vector = self._query_embedder().embed_query(query)
             semantic = reader.stores.vectors.search(vector, pool)
         labels = list(dict.fromkeys([label for label, _ in lexical] + [label for label, _ in semantic]))
-        rows = reader.manifest.chunks_by_label(labels, reader.generation)
-        return rank(query, Candidates(lexical, semantic), rows, k, mode, self.settings.weights, path, language)
+        # Rank on metadata only; decompress the text of the k winners alone.
+        rows = reader.manifest.chunks_by_label(labels, reader.generation, with_text=False)
+        ranked = rank_labels(query, Candidates(lexical, semantic), rows, k, mode, self.settings.weights, path,
+                             language)
+        texts = reader.manifest.chunks_by_label([label for label, _ in ranked], reader.generation)
+        return to_hits([(label, score) for label, score in ranked if label in texts], texts)
 
     def status(self) -> dict[str, Any]:
         """What is indexed, with which settings, and how far behind HEAD it is."""

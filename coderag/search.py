@@ -1,36 +1,52 @@
 """Fusing keyword and vector candidates into one ranked list.
 
 Both retrievers return candidate labels with scores on their own scales.
-Scores are made comparable per query (each list is scaled by its best
-score), combined with weights, and adjusted by cheap code-aware signals read
-from the manifest rows (symbol match, test files).  Everything here is pure
-so ranking signals can be unit-tested on small fixtures.
+Each list is min-max scaled per query and the two are added with weights
+(:func:`fuse`); the result is then adjusted by the code-aware signals of
+:mod:`coderag.ranking`, read from the manifest rows:
+
+    score = prior(path) * (fused + symbol match or name words)
+
+Everything here is pure, so every signal can be unit-tested on small
+fixtures, and every weight can be overridden from git config
+(``coderag.search.<name>``) for an ablation.
 """
 from __future__ import annotations
 
 import fnmatch
-import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
 from coderag.manifest import ChunkRow
 from coderag.protocols import Hit
+from coderag.query import Query
+from coderag.query import parse_query
+from coderag.ranking import is_test_path
+from coderag.ranking import name_coverage
+from coderag.ranking import prior
+from coderag.ranking import symbol_match
+
+__all__ = ["MODES", "DEFAULT_WEIGHTS", "Candidates", "fuse", "is_identifier_query", "is_test_path",
+           "matches_filters", "rank", "rank_labels", "to_hits"]
 
 MODES = ("hybrid", "lexical", "semantic")
 DEFAULT_WEIGHTS = {
     "lexical": 1.0,
-    "semantic": 0.5,
-    "symbol_exact": 0.5,
-    "symbol_part": 0.15,
-    "test_penalty": 0.25,
+    "semantic": 0.6,
+    "symbol_exact": 0.6,
+    "name_words": 0.5,
+    "test_penalty": 0.5,
+    "example_penalty": 0.2,
+    "prose_penalty": 0.3,
+    "stub_penalty": 0.3,
 }
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing|spec|__tests__)(/|$)|(^|/)test_[^/]*$|_test\.\w+$|\.(spec|test)\.\w+$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:]*$")
+"""Measured on the public evaluation corpus and checked on a held-out one (see ``docs/benchmarks.md``)."""
 
 
 @dataclass
 class Candidates:
-    """Raw retriever output for one query."""
+    """Raw retriever output for one query: ``(label, score)`` pairs, best first."""
 
     lexical: list[tuple[int, float]]
     semantic: list[tuple[int, float]]
@@ -38,10 +54,11 @@ class Candidates:
 
 def is_identifier_query(query: str) -> bool:
     """A bare symbol (``APIRouter``, ``parse_header``, ``mod.func``) rather than a sentence."""
-    return bool(_IDENT.match(query.strip()))
+    return parse_query(query).is_symbol
 
 
 def _scaled(pairs: Sequence[tuple[int, float]]) -> dict[int, float]:
+    """Min-max scale one list to [0, 1] (a list of equal scores becomes all 1.0)."""
     if not pairs:
         return {}
     best = max(score for _, score in pairs)
@@ -53,39 +70,15 @@ def _scaled(pairs: Sequence[tuple[int, float]]) -> dict[int, float]:
 
 
 def fuse(candidates: Candidates, mode: str, weights: dict[str, float]) -> dict[int, float]:
-    """Combine both lists into one score per label (min-max scaled, weighted sum)."""
+    """One score per label: min-max scaled lists, weighted sum (one list alone in its own mode)."""
     lexical = _scaled(candidates.lexical) if mode in ("hybrid", "lexical") else {}
     semantic = _scaled(candidates.semantic) if mode in ("hybrid", "semantic") else {}
-    w_lex = weights["lexical"] if mode != "semantic" else 0.0
-    w_sem = weights["semantic"] if mode != "lexical" else 0.0
-    if mode == "lexical":
-        w_lex = 1.0
-    if mode == "semantic":
-        w_sem = 1.0
+    w_lex = 1.0 if mode == "lexical" else weights["lexical"]
+    w_sem = 1.0 if mode == "semantic" else weights["semantic"]
     fused: dict[int, float] = {}
-    for label in set(lexical) | set(semantic):
+    for label in lexical.keys() | semantic.keys():
         fused[label] = w_lex * lexical.get(label, 0.0) + w_sem * semantic.get(label, 0.0)
     return fused
-
-
-def symbol_bonus(query: str, row: ChunkRow, weights: dict[str, float]) -> float:
-    """Reward a chunk whose symbol is the query, or contains a query identifier."""
-    if not row.symbol:
-        return 0.0
-    name = row.symbol.rsplit(".", 1)[-1].rsplit("::", 1)[-1].lower()
-    words = [w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query)]
-    if not words:
-        return 0.0
-    stripped = query.strip().lower()
-    if stripped == name or stripped == row.symbol.lower():
-        return weights["symbol_exact"]
-    if name in words and len(name) > 2:
-        return weights["symbol_part"]
-    return 0.0
-
-
-def is_test_path(path: str) -> bool:
-    return bool(_TEST_PATH.search(path))
 
 
 def matches_filters(row: ChunkRow, path_glob: str | None, language: str | None) -> bool:
@@ -96,34 +89,59 @@ def matches_filters(row: ChunkRow, path_glob: str | None, language: str | None) 
     return True
 
 
-def rank(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k: int, mode: str = "hybrid",
-         weights: dict[str, float] | None = None, path_glob: str | None = None,
-         language: str | None = None) -> list[Hit]:
-    """Turn candidates into the final top ``k`` hits (labels missing from ``rows`` are dead)."""
+def _signals(query: Query, row: ChunkRow, weights: dict[str, float]) -> float:
+    """The additive match evidence of one chunk."""
+    if query.is_symbol:
+        return weights["symbol_exact"] * symbol_match(query, row.symbol)
+    return weights["name_words"] * name_coverage(query, row.symbol)
+
+
+def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k: int, mode: str = "hybrid",
+                weights: dict[str, float] | None = None, path_glob: str | None = None,
+                language: str | None = None) -> list[tuple[int, float]]:
+    """The final top ``k`` as ``(label, score)``, best first; rows need no text.
+
+    Labels missing from ``rows`` are dead and skipped; of overlapping spans of
+    one file only the best is kept.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    parsed = parse_query(query)
     fused = fuse(candidates, mode, weights)
-    scored: list[tuple[float, int]] = []
+    scored: dict[int, float] = {}
     for label, score in fused.items():
         row = rows.get(label)
         if row is None or not matches_filters(row, path_glob, language):
             continue
-        score += symbol_bonus(query, row, weights)
-        if is_test_path(row.path):
-            score -= weights["test_penalty"]
-        scored.append((score, label))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    hits: list[Hit] = []
-    seen_spans: list[tuple[str, int, int]] = []
-    for score, label in scored:
+        scored[label] = prior(row.path, row.language, weights) * (score + _signals(parsed, row, weights))
+    order = sorted(scored, key=lambda label: (-scored[label], label))
+    ranked: list[tuple[int, float]] = []
+    seen_spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for label in order:
         row = rows[label]
+        spans = seen_spans[row.path]
         # Overlapping spans of one file (a method and its window) say the same thing twice.
-        if any(p == row.path and s <= row.end_line and row.start_line <= e for p, s, e in seen_spans):
+        if any(s <= row.end_line and row.start_line <= e for s, e in spans):
             continue
-        seen_spans.append((row.path, row.start_line, row.end_line))
-        hits.append(Hit(row.path, row.start_line, row.end_line, score, row.language, row.symbol, row.kind,
-                        row.text))
-        if len(hits) >= k:
+        spans.append((row.start_line, row.end_line))
+        ranked.append((label, scored[label]))
+        if len(ranked) >= k:
             break
+    return ranked
+
+
+def to_hits(ranked: Sequence[tuple[int, float]], rows: dict[int, ChunkRow]) -> list[Hit]:
+    """:class:`Hit` objects for ``(label, score)`` pairs, with the rows' text."""
+    hits = []
+    for label, score in ranked:
+        row = rows[label]
+        hits.append(Hit(row.path, row.start_line, row.end_line, score, row.language, row.symbol, row.kind, row.text))
     return hits
+
+
+def rank(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k: int, mode: str = "hybrid",
+         weights: dict[str, float] | None = None, path_glob: str | None = None,
+         language: str | None = None) -> list[Hit]:
+    """Turn candidates into the final top ``k`` hits (see :func:`rank_labels`)."""
+    return to_hits(rank_labels(query, candidates, rows, k, mode, weights, path_glob, language), rows)

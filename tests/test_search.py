@@ -1,10 +1,54 @@
-"""Query analysis and keyword documents: the two sides of the lexical match must agree."""
+"""Fusion, query analysis and keyword documents, on small fixtures."""
 from __future__ import annotations
+
+import pytest
 
 from coderag.documents import lexical_doc
 from coderag.documents import name_tokens
+from coderag.manifest import ChunkRow
 from coderag.protocols import Chunk
 from coderag.query import parse_query
+from coderag.search import Candidates
+from coderag.search import fuse
+from coderag.search import rank
+from coderag.search import rank_labels
+
+
+def row(label: int, path: str, start: int = 1, end: int = 5, symbol: str = "", language: str = "python") -> ChunkRow:
+    return ChunkRow(label, path, "blob", start, end, language, symbol, "function", f"text {label}")
+
+
+# ---------------------------------------------------------------------- fusion
+
+
+def test_fuse_scales_each_list_and_weights_them():
+    c = Candidates(lexical=[(1, 30.0), (2, 20.0), (3, 10.0)], semantic=[(3, 0.9), (4, 0.5)])
+    fused = fuse(c, "hybrid", {"lexical": 1.0, "semantic": 0.5})
+    assert fused == pytest.approx({1: 1.0, 2: 0.5, 3: 0.5, 4: 0.0})
+    assert fuse(c, "lexical", {"lexical": 1.0, "semantic": 0.5}) == pytest.approx({1: 1.0, 2: 0.5, 3: 0.0})
+    assert fuse(c, "semantic", {"lexical": 1.0, "semantic": 0.5}) == pytest.approx({3: 1.0, 4: 0.0})
+    assert fuse(Candidates([(7, 2.0), (8, 2.0)], []), "hybrid", {"lexical": 1.0, "semantic": 1.0}) == {7: 1.0, 8: 1.0}
+
+
+def test_semantic_weight_lets_the_vectors_reorder():
+    rows = {i: row(i, f"f{i}.py") for i in range(1, 5)}
+    c = Candidates(lexical=[(1, 10.0), (2, 9.0), (3, 1.0)], semantic=[(2, 0.8), (4, 0.7), (1, 0.1)])
+    assert [label for label, _ in rank_labels("how are retries done", c, rows, 3)][0] == 2
+    assert [label for label, _ in rank_labels("how are retries done", c, rows, 3, weights={"semantic": 0})][0] == 1
+
+
+def test_rank_drops_overlapping_spans_dead_labels_and_filters():
+    rows = {1: row(1, "a.py", 1, 50), 2: row(2, "a.py", 10, 20), 3: row(3, "b.py", 1, 5),
+            4: row(4, "web/c.js", 1, 5, language="javascript")}
+    c = Candidates(lexical=[(1, 9.0), (2, 8.0), (3, 7.0), (5, 6.5), (4, 6.0), (6, 0.0)], semantic=[])
+    hits = rank("retry", c, rows, 10, "lexical")
+    assert [(h.path, h.start_line) for h in hits] == [("a.py", 1), ("b.py", 1), ("web/c.js", 1)]
+    assert hits[0].text == "text 1" and hits[0].score >= hits[1].score >= hits[2].score
+    assert [h.path for h in rank("retry", c, rows, 10, "lexical", language="javascript")] == ["web/c.js"]
+    assert [h.path for h in rank("retry", c, rows, 10, "lexical", path_glob="web")] == ["web/c.js"]
+    assert len(rank("retry", c, rows, 1, "lexical")) == 1
+    with pytest.raises(ValueError):
+        rank("retry", c, rows, 10, "fuzzy")
 
 
 # ---------------------------------------------------------------------- queries

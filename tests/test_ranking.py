@@ -1,0 +1,147 @@
+"""Each ranking signal on a small fixture: it must change the order, and removing it must undo that."""
+from __future__ import annotations
+
+import pytest
+
+from coderag.manifest import ChunkRow
+from coderag.query import parse_query
+from coderag.ranking import is_example_path
+from coderag.ranking import is_stub_path
+from coderag.ranking import is_test_path
+from coderag.ranking import leaf_name
+from coderag.ranking import name_coverage
+from coderag.ranking import prior
+from coderag.ranking import symbol_match
+from coderag.search import DEFAULT_WEIGHTS
+from coderag.search import Candidates
+from coderag.search import rank
+
+
+def row(label: int, path: str, symbol: str = "", start: int = 1, end: int = 5, language: str = "python",
+        kind: str = "function") -> ChunkRow:
+    return ChunkRow(label, path, "blob", start, end, language, symbol, kind, f"text {label}")
+
+
+def top(query: str, rows: list[ChunkRow], lexical: list[float], semantic: list[float] | None = None,
+        **weights: float) -> list[str]:
+    """``path:symbol`` in ranked order for candidates scored ``lexical``/``semantic``, index by index.
+
+    A weak filler candidate anchors the bottom of the min-max scaling, so the
+    given scores keep their proportions.
+    """
+    rows = [*rows, row(99, "zz/filler.py", "filler")]
+    lexical = [*lexical, 0.0]
+    semantic = [*semantic, 0.0] if semantic else None
+    by_label = {r.label: r for r in rows}
+    lex = sorted(((r.label, s) for r, s in zip(rows, lexical)), key=lambda p: -p[1])
+    sem = sorted(((r.label, s) for r, s in zip(rows, semantic or [])), key=lambda p: -p[1])
+    hits = rank(query, Candidates(lex, sem), by_label, 10, "hybrid" if semantic else "lexical", weights)
+    return [f"{h.path}:{h.symbol}" for h in hits]
+
+
+# ---------------------------------------------------------------- symbol match
+
+
+def test_symbol_match_exact_spelling_beats_lookalikes():
+    q = parse_query("Session")
+    assert symbol_match(q, "Session") == 1.0
+    assert symbol_match(q, "session") == 0.8  # case differs
+    assert symbol_match(parse_query("extract"), "Traceback._extract") == 0.8  # underscore differs
+    assert symbol_match(q, "SessionMixin") == 0.0
+    assert symbol_match(q, "") == 0.0
+
+
+def test_symbol_match_qualified_query_prefers_its_scope():
+    q = parse_query("Session.get_adapter")
+    assert symbol_match(q, "Session.get_adapter") == 1.0
+    assert symbol_match(q, "Client.get_adapter") == 0.5
+    assert symbol_match(q, "get_adapter") == 0.5
+
+
+def test_sentence_queries_have_no_symbol_match():
+    assert symbol_match(parse_query("how does APIRouter add routes"), "APIRouter") == 0.0
+
+
+def test_definition_first_for_a_bare_symbol():
+    rows = [row(1, "app/views.py", "index", 1, 30), row(2, "app/routing.py", "APIRouter", 1, 40)]
+    # The file that uses APIRouter a lot outscores its definition on keywords alone.
+    assert top("APIRouter", rows, [9.0, 6.0])[0] == "app/routing.py:APIRouter"
+    assert top("APIRouter", rows, [9.0, 6.0], symbol_exact=0)[0] == "app/views.py:index"
+
+
+def test_exact_spelling_wins_between_definitions():
+    rows = [row(1, "a.py", "session"), row(2, "b.py", "Session")]
+    assert top("Session", rows, [5.0, 4.9])[0] == "b.py:Session"
+
+
+# --------------------------------------------------------------- name coverage
+
+
+def test_name_coverage_counts_name_words_found_in_the_query():
+    q = parse_query("Add a new layout to an existing split")
+    assert name_coverage(q, "Layout.add_split") == pytest.approx(2 / 3)  # both words, two of three
+    assert name_coverage(q, "Layout.split") == pytest.approx(1 / 3)  # one common word
+    assert name_coverage(q, "Layout.render") == 0.0
+    assert name_coverage(q, "") == 0.0
+    assert name_coverage(parse_query("get the current split layout"), "get_current_split") == 1.0
+
+
+def test_name_coverage_uses_stems_and_abbreviations():
+    assert name_coverage(parse_query("parsing the configuration headers"), "parse_cfg_header") == 1.0
+
+
+def test_name_words_lift_the_function_named_after_the_query():
+    rows = [row(1, "layout.py", "Layout.split"), row(2, "layout.py", "Layout.add_split", 10, 20)]
+    query = "Add a new layout to an existing split"
+    assert top(query, rows, [6.0, 5.4])[0] == "layout.py:Layout.add_split"
+    assert top(query, rows, [6.0, 5.4], name_words=0)[0] == "layout.py:Layout.split"
+
+
+# ---------------------------------------------------------------------- priors
+
+
+@pytest.mark.parametrize("path", ["tests/test_http.py", "src/pkg/tests/helpers.py", "pkg/http_test.go",
+                                  "web/router.spec.ts", "lib/__tests__/a.js", "conftest.py",
+                                  "src/test/java/FooTest.java", "testdata/x.json"])
+def test_test_paths(path):
+    assert is_test_path(path)
+
+
+@pytest.mark.parametrize("path", ["src/contest.py", "pkg/testing_utils_impl/latest.py", "attest.py", "src/http.py"])
+def test_not_test_paths(path):
+    assert not is_test_path(path)
+
+
+def test_example_and_stub_paths():
+    assert is_example_path("examples/app.py") and is_example_path("docs/conf.py")
+    assert not is_example_path("src/example_parser.py")
+    assert is_stub_path("werkzeug/datastructures.pyi") and is_stub_path("index.d.ts")
+    assert not is_stub_path("index.ts")
+
+
+def test_prior_multiplies_penalties():
+    w = DEFAULT_WEIGHTS
+    assert prior("src/http.py", "python", w) == 1.0
+    assert prior("tests/test_http.py", "python", w) == pytest.approx(1 - w["test_penalty"])
+    assert prior("README.md", "markdown", w) == pytest.approx(1 - w["prose_penalty"])
+    assert prior("docs/guide.md", "markdown", w) == pytest.approx((1 - w["example_penalty"]) * (1 - w["prose_penalty"]))
+
+
+@pytest.mark.parametrize(("other", "weight"), [
+    (("tests/test_retry.py", "python"), "test_penalty"),
+    (("examples/retry_demo.py", "python"), "example_penalty"),
+    (("RETRIES.md", "markdown"), "prose_penalty"),
+    (("net/retry.pyi", "python"), "stub_penalty"),
+])
+def test_each_prior_puts_source_code_first(other, weight):
+    path, language = other
+    rows = [row(1, path, "", language=language), row(2, "net/retry.py", "")]
+    query = "retry with exponential backoff"
+    assert top(query, rows, [5.0, 4.5])[0] == "net/retry.py:"
+    assert top(query, rows, [5.0, 4.5], **{weight: 0.0})[0] == f"{path}:"
+
+
+def test_leaf_name():
+    assert leaf_name("Session.get_adapter") == "get_adapter"
+    assert leaf_name("std::vector::push_back") == "push_back"
+    assert leaf_name("") == ""
