@@ -1,5 +1,7 @@
-"""Fusion, query analysis and keyword documents, on small fixtures."""
+"""Fusion, query analysis, keyword documents and the lexical scorer, on small real fixtures."""
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -7,11 +9,14 @@ from coderag.documents import lexical_doc
 from coderag.documents import name_tokens
 from coderag.manifest import ChunkRow
 from coderag.protocols import Chunk
+from coderag.protocols import LexicalDoc
 from coderag.query import parse_query
 from coderag.search import Candidates
 from coderag.search import fuse
 from coderag.search import rank
 from coderag.search import rank_labels
+from coderag.stores.whoosh_store import TEXT_FIELDS
+from coderag.stores.whoosh_store import WhooshLexicalStore
 
 
 def row(label: int, path: str, start: int = 1, end: int = 5, symbol: str = "", language: str = "python") -> ChunkRow:
@@ -81,3 +86,40 @@ def test_abbreviations_expand_both_ways():
     assert {"config", "configur"} <= set(parse_query("load the cfg file").expansions)
     assert "cfg" in parse_query("load the configuration").expansions
     assert parse_query("cfg").expansions == ()  # a bare name is looked up as spelled
+
+
+# ------------------------------------------------------- lexical scorer vs Whoosh
+
+
+def _whoosh_reference(store: WhooshLexicalStore, tokens: list[str], k: int) -> list[tuple[int, float]]:
+    """Whoosh's own BM25F search over the same query (the scorer must agree with it)."""
+    from whoosh.query import Or
+    from whoosh.query import Term
+
+    s = store._searcher
+    results = s.search(Or([Term(f, t, boost=store.boosts[f]) for t in tokens for f in TEXT_FIELDS]), limit=k)
+    return [(int(s.stored_fields(d)["label"]), float(score)) for score, d in results.top_n]
+
+
+def test_posting_scorer_matches_whoosh_bm25f(tmp_path):
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(40)]
+    docs = [LexicalDoc(i, " ".join(rng.choices(words, k=2)), " ".join(rng.choices(words, k=3)),
+                       " ".join(rng.choices(words[:25], k=rng.randint(1, 60)))) for i in range(300)]
+    store = WhooshLexicalStore(tmp_path / "w", segment_docs=120)  # several segments
+    store.add(docs[:200])
+    store.commit()
+    store.add(docs[200:])
+    store.delete(range(0, 200, 7))  # deletions inside committed segments
+    store.commit()
+    assert store.segment_count > 1
+    for _ in range(20):
+        tokens = rng.sample(words, rng.randint(1, 6))
+        ours, reference = store.search(tokens, 300), _whoosh_reference(store, tokens, 300)
+        assert [s for _, s in ours] == pytest.approx([s for _, s in reference], rel=1e-5)
+        # The same documents with the same scores, best first (tied scores may swap).
+        assert dict(ours) == pytest.approx(dict(reference), rel=1e-5)
+        assert [s for _, s in ours] == sorted((s for _, s in ours), reverse=True)
+        assert not {label for label, _ in ours} & set(range(0, 200, 7))
+        assert store.search(tokens, 5) == ours[:5]
+    store.close()

@@ -121,6 +121,10 @@ class WhooshLexicalStore:
         self.boosts = {**DEFAULT_BOOSTS, **(field_boosts or {})}
         per_field = {f"{name}_B": float(v) for name, v in {**DEFAULT_FIELD_B, **(field_b or {})}.items()}
         self.weighting = scoring.BM25F(B=float(b), K1=float(k1), **per_field)
+        self._field_b = {name: float(v) for name, v in {**dict.fromkeys(TEXT_FIELDS, b), **DEFAULT_FIELD_B,
+                                                        **(field_b or {})}.items()}
+        self._k1 = float(k1)
+        self._scorer: Any = None  # numpy BM25F over the current searcher's postings (built on first search)
         self.limitmb = int(limitmb)
         self.segment_docs = max(1, int(segment_docs))
         self._adds: dict[int, LexicalDoc] = {}
@@ -365,12 +369,12 @@ class WhooshLexicalStore:
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Up to ``k`` ``(label, BM25F score)`` pairs, best first.
 
-        The query is a disjunction of every token in every field, built from
-        :mod:`whoosh.query` objects (no query parser, so user text has no
-        syntax).  Sees committed documents only.
+        The query is a disjunction of every token in every field (no query
+        parser, so user text has no syntax), scored by
+        :class:`~coderag.stores.whoosh_scoring.PostingScorer`.  Sees committed
+        documents only.
         """
-        from whoosh.query import Or
-        from whoosh.query import Term
+        from coderag.stores.whoosh_scoring import PostingScorer
 
         if self._closed:
             raise ValueError("lexical store is closed")
@@ -378,9 +382,11 @@ class WhooshLexicalStore:
         s = self._searcher
         if k <= 0 or not tokens or s is None or not s.doc_count():
             return []
-        query = Or([Term(f, t, boost=self.boosts[f]) for t in tokens for f in TEXT_FIELDS])
-        results = s.search(query, limit=int(k))
-        return [(int(s.stored_fields(docnum)["label"]), float(score)) for score, docnum in results.top_n]
+        # Same BM25F scores as ``s.search(Or([Term(f, t, boost=...) ...]))``, ~10x faster.
+        if self._scorer is None or self._scorer.searcher is not s:
+            self._scorer = PostingScorer(s, self.boosts, self._field_b, self._k1)
+        top = self._scorer.search(tokens, int(k))
+        return list(zip(self._scorer.labels([docnum for docnum, _ in top]), [score for _, score in top]))
 
     # ----------------------------------------------------------------- close
 
