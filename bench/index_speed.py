@@ -122,7 +122,8 @@ def run_commit(corpus: Path, scratch: Path, config) -> dict:
     """Index, commit edits to 10 files, then time the update a post-commit hook would run."""
     repo = clone(corpus, scratch, "commit", config)
     index(repo, stats=False)
-    paths = [p for p in git(repo, "ls-files").splitlines() if p.endswith(".py")][::997][:10]
+    python = [p for p in git(repo, "ls-files").splitlines() if p.endswith(".py")]
+    paths = python[:: max(1, len(python) // 10)][:10]  # spread over the tree, as a real commit might not be
     for i, path in enumerate(paths):  # edit through the object database: the clone has no work tree
         text = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"], capture_output=True,
                               check=True).stdout + f"\n\ndef bench_edit_{i}(value):\n    return value * {i}\n".encode()
@@ -225,6 +226,9 @@ def index(repo: Path, stats: bool = True) -> dict:
         "peak_tree_rss_mb": sampler.peak_rss_mb,
         "peak_tree_pss_mb": sampler.peak_pss_mb,
         "peak_process_rss_mb": report.get("peak_rss_mb"),
+        # The writer's CPU, then each worker's (git subprocesses are too short-lived to show)
+        "cpu_by_process_s": [round(sampler.cpu_s.get(proc.pid, 0.0), 1)] + sorted(
+            (round(v, 1) for pid, v in sampler.cpu_s.items() if pid != proc.pid and v >= 1.0), reverse=True),
         "workers": report["workers"],
         "files": report["files_added"] + report["files_skipped"] + sum(report["errors"].values()),
         "files_indexed": report["files_added"],
@@ -247,21 +251,24 @@ class TreeMemory(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_rss_mb = self.peak_pss_mb = 0.0
-        self._stop = threading.Event()
+        self.cpu_s: dict[int, float] = {}  # last seen user+system CPU seconds per process
+        self._halt = threading.Event()
         self._pss_every = 5  # PSS makes the kernel walk page tables: sample it less often
 
     def run(self) -> None:
         tick = 0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             pids = self._tree()
             self.peak_rss_mb = max(self.peak_rss_mb, sum(_status_kb(p, "VmRSS") for p in pids) / 1024)
+            for pid in pids:
+                self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), _cpu_s(pid))
             if tick % self._pss_every == 0:
                 self.peak_pss_mb = max(self.peak_pss_mb, sum(_pss_kb(p) for p in pids) / 1024)
             tick += 1
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
         self.peak_rss_mb, self.peak_pss_mb = round(self.peak_rss_mb, 1), round(self.peak_pss_mb, 1)
 
@@ -288,6 +295,15 @@ def _status_kb(pid: int, key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _pss_kb(pid: int) -> int:

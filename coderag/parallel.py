@@ -147,6 +147,9 @@ def _run_pool(pool_plan: PoolPlan, worker, manifest_path: str | None) -> Iterato
     from coderag import pipeline
 
     global _inherited
+    # Set before forking: a tokenizer that already ran threads in this process
+    # would otherwise warn in every worker that it turns them off.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     methods = multiprocess.get_all_start_methods()
     if "fork" in methods:
         context = multiprocess.get_context("fork")

@@ -399,7 +399,9 @@ def test_an_index_of_an_older_format_is_rebuilt_not_misread(built):
 
     # A store written in a format this version does not know.
     manifest = next(location(repo.root).current().glob("vectors/manifest.json"))
-    manifest.write_text(manifest.read_text().replace("coderag-hnsw/1", "coderag-hnsw/0"))
+    from coderag.stores.hnsw_store import FORMAT
+
+    manifest.write_text(manifest.read_text().replace(FORMAT, "coderag-hnsw/0"))
     assert "git coderag index" in repo.coderag("search", "extra function").stderr
     report = json.loads(repo.coderag("index", "--json").stdout)
     assert "coderag-hnsw/0" in report["rebuilt_because"]

@@ -410,25 +410,37 @@ def test_whoosh_unpublished_segments_vanish_without_a_commit(tmp_path):
     assert len(store) == 2 and store.segment_count == 2
 
 
-def test_hnsw_builds_the_graph_while_vectors_arrive(tmp_path):
+def test_hnsw_builds_bounded_graph_shards_while_vectors_arrive(tmp_path):
     from coderag.stores.hnsw_store import HnswVectorStore
 
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(60, 16)).astype(np.float32)
-    store = HnswVectorStore(tmp_path / "vec", dim=16, build_batch=10, delta_min=5, delta_ratio=0.0)
+    # 16-d vectors take 256 bytes in a graph: shard_mb=0.005 makes shards of 20.
+    store = HnswVectorStore(tmp_path / "vec", dim=16, build_batch=10, delta_min=5, delta_ratio=0.0,
+                            shard_mb=0.005)
     for start in range(0, 60, 7):
         store.add(np.arange(start, min(start + 7, 60)), vectors[start:start + 7])
     assert store._folder is not None  # folding ran on the background thread
     store._wait_fold()
-    assert store._base is not None and len(store._base_labels) >= 50  # folded as they came
-    assert not any(name.startswith("base-") for name in os.listdir(tmp_path / "vec"))  # nothing written yet
-    store.delete([4, 5])
+    shards = store._graphs.shards
+    assert [len(s.labels) for s in shards] == [20, 20, 16]  # 56 folded as they came, 4 still queued
+    assert [s.graph is None for s in shards] == [True, True, False]  # full shards left memory...
+    written = sorted(p.name for p in (tmp_path / "vec").glob("base-*.hnsw"))
+    assert len(written) == 2  # ...for files no manifest names yet
+    store.delete([4, 25])  # in two written shards
     store.add(np.array([6]), vectors[7:8])  # a folded label replaced
     assert len(store) == 58
     store.commit()
     store.close()
     store = HnswVectorStore(tmp_path / "vec", dim=16, readonly=True)
-    assert len(store) == 58
-    assert store.search(vectors[10], 1)[0][0] == 10
-    assert {label for label, _ in store.search(vectors[4], 60)}.isdisjoint({4, 5})
-    assert store.search(vectors[7], 2)[0][0] in (6, 7) and store.search(vectors[7], 2)[1][0] in (6, 7)
+    assert len(store) == 58 and len(store._graphs.shards) == 3
+    assert [store.search(vectors[i], 1)[0][0] for i in (10, 30, 50, 59)] == [10, 30, 50, 59]
+    assert {label for label, _ in store.search(vectors[4], 60)}.isdisjoint({4, 25})
+    assert {label for label, _ in store.search(vectors[7], 2)} == {6, 7}
+    assert len(store.search(vectors[0], 100)) == 58
+    store.close()
+    store = HnswVectorStore(tmp_path / "vec", dim=16, shard_mb=0.005)
+    store.delete(range(0, 20))  # empties the first shard
+    store.compact()
+    assert len(store) == 39 and len(store._graphs.shards) == 2
+    assert len(list((tmp_path / "vec").glob("base-*.hnsw"))) == 2  # older files collected

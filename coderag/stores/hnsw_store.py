@@ -1,11 +1,12 @@
-"""The builtin ``hnsw`` vector store: an hnswlib graph plus a small exact delta.
+"""The builtin ``hnsw`` vector store: hnswlib graphs plus a small exact delta.
 
 hnswlib can only save its whole graph (117 MB and ~0.3 s at 100k vectors),
 which would make every commit hook pay for the whole repository.  So the
 store keeps, per generation:
 
-* ``base-<gen>.hnsw``: the HNSW graph, rewritten only by a compaction, with
-  ``base-<gen>.labels.npy``, the sorted labels alive in it at that time;
+* ``base-<gen>-<n>.hnsw``: HNSW graphs (shards of at most ``shard_mb`` of
+  memory each, see :mod:`coderag.stores.hnsw_graphs`), rewritten only by a
+  compaction, each with a ``.labels.npy``, the sorted labels alive in it;
 * ``delta-<gen>.npz``: vectors added since the last compaction (searched
   exactly with one matrix product) and *tombstones*, base labels deleted or
   replaced since then;
@@ -17,11 +18,10 @@ compaction)).  When the delta or the tombstones outgrow
 ``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
 folds them into the graph (hnswlib reuses deleted slots, so churn does not
 grow it).  A big batch of additions (a cold index) is folded into the
-in-memory graph every ``build_batch`` vectors as it arrives, by a background
-thread (hnswlib releases the GIL), instead of being held until the commit:
-the graph is built while the rest of the update runs, and memory holds the
-graph, not a second copy of every vector.  The graph file is still written
-only by the commit.  Files of older generations are deleted after the swap; a reader
+graphs every ``build_batch`` vectors as it arrives, by a background thread
+(hnswlib releases the GIL), instead of being held until the commit: the
+graphs are built while the rest of the update runs, and memory holds one
+shard, however big the repository.  Files of older generations are deleted after the swap; a reader
 that loses that race re-reads the manifest and retries.  Opening checks file
 sizes and counts against the manifest (cheap: nothing is hashed), so a
 truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
@@ -42,13 +42,13 @@ from coderag.errors import ConfigError
 from coderag.errors import IndexCorrupt
 from coderag.stores.atomic import TMP_SUFFIX
 from coderag.stores.atomic import atomic_writer
-from coderag.stores.atomic import commit_file
-from coderag.stores.atomic import temp_path
 from coderag.stores.atomic import write_json_atomic
+from coderag.stores.hnsw_graphs import GraphShards
 
-FORMAT = "coderag-hnsw/1"
+FORMAT = "coderag-hnsw/2"
+_READABLE_FORMATS = ("coderag-hnsw/1", FORMAT)  # /1: one graph under "base"
 MANIFEST = "manifest.json"
-_GENERATION_FILE = re.compile(r"^(?:base|delta)-\d{8}\.")
+_GENERATION_FILE = re.compile(r"^(?:base|delta)-\d{8}[.-]")
 _OPEN_ATTEMPTS = 5
 
 
@@ -82,6 +82,8 @@ class HnswVectorStore:
     :param num_threads: threads for graph inserts (-1: all cores).
     :param build_batch: fold queued additions into the in-memory graph once
         this many are queued and a compaction is due anyway (0: only at commit).
+    :param shard_mb: memory of one graph shard (~110k vectors of 256 dims at
+        128): what a build holds at once, whatever the repository's size.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class HnswVectorStore:
         auto_compact: bool = True,
         num_threads: int = -1,
         build_batch: int = 10_000,
+        shard_mb: float = 128,
         **ignored: Any,
     ) -> None:
         if space not in ("cosine", "ip"):
@@ -116,9 +119,12 @@ class HnswVectorStore:
         self.auto_compact = _flag(auto_compact)
         self.num_threads = int(num_threads)
         self.build_batch = int(build_batch)
+        # hnswlib's memory per element: the vector, level-0 links (2 * M), label and bookkeeping.
+        capacity = int(float(shard_mb) * 2**20) // (4 * self.dim + 8 * self.M + 64)
+        self._graphs = GraphShards(self.directory, space, self.dim, self.M, self.ef_construction,
+                                   self.num_threads, capacity)
         self._closed = False
         self._force_compact = False
-        self._graph_changed = False  # the in-memory graph holds folded changes not saved yet
         self._folder: Any = None  # the background thread that folds batches into the graph
         self._fold_future: Any = None
         if not self.readonly:
@@ -164,7 +170,7 @@ class HnswVectorStore:
             int(manifest["generation"])
         except (ValueError, KeyError, TypeError):
             raise self._corrupt(f"{MANIFEST} is unreadable") from None
-        if fmt != FORMAT:
+        if fmt not in _READABLE_FORMATS:
             raise self._corrupt(f"unknown format {fmt!r}")
         if dim != self.dim or space != self.space:
             raise self._corrupt(f"built for {space} vectors of dim {dim}, not {self.space}/{self.dim}")
@@ -178,13 +184,9 @@ class HnswVectorStore:
         return path
 
     def _load(self, manifest: dict[str, Any] | None) -> None:
-        manifest = manifest or {"generation": 0, "base": None, "delta": None}
+        manifest = manifest or {"generation": 0, "bases": [], "delta": None}
         self._manifest = manifest
         self._generation = int(manifest["generation"])
-        self._base_entry: dict[str, Any] | None = manifest.get("base")
-        self._base: Any = None  # the hnswlib graph, loaded on first use
-        self._base_labels = np.zeros(0, np.int64)
-        self._graph_label_max = -1  # no label above this one can be live in the graph
         self._delta_labels = np.zeros(0, np.int64)
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
         self._tombstones: set[int] = set()
@@ -192,13 +194,7 @@ class HnswVectorStore:
         self._pending_count = 0
         self._dirty = False
         try:
-            if self._base_entry:
-                self._checked(self._base_entry, "file")
-                labels = np.load(self._checked(self._base_entry, "labels_file"), allow_pickle=False)
-                if labels.dtype != np.int64 or labels.shape != (self._base_entry["labels"],):
-                    raise ValueError("label count")
-                self._base_labels = labels
-                self._graph_label_max = int(labels[-1]) if len(labels) else -1
+            self._graphs.load_entries(_base_entries(manifest), self._checked)
             delta = manifest.get("delta")
             if delta:
                 with np.load(self._checked(delta, "file"), allow_pickle=False) as npz:
@@ -213,30 +209,15 @@ class HnswVectorStore:
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise self._corrupt(f"unreadable data ({exc.__class__.__name__}: {exc})") from None
-        if self.readonly and self._base_entry:
-            self._base_index()  # readers load everything now, while the files surely exist
+        self._graph_label_max = self._graphs.label_max()  # no label above it can be live in a graph
+        if self.readonly:  # readers load everything now, while the files surely exist
+            for shard in self._graphs.shards:
+                self._graphs.graph(shard, self._tombstones)
 
     def _base_index(self) -> Any:
-        """The HNSW graph with the tombstones marked deleted (loaded lazily)."""
-        if self._base is None and self._base_entry:
-            import hnswlib
-
-            path = self.directory / self._base_entry["file"]
-            index = hnswlib.Index(space=self.space, dim=self.dim)
-            try:
-                index.load_index(str(path), allow_replace_deleted=True)
-            except RuntimeError:
-                if not path.exists():
-                    raise FileNotFoundError(2, "no such file", str(path)) from None
-                raise self._corrupt(f"{path.name} is not a readable hnswlib index") from None
-            if index.element_count != self._base_entry["elements"]:
-                raise self._corrupt(f"{path.name} holds {index.element_count} vectors, expected "
-                                    f"{self._base_entry['elements']}")
-            for label in self._tombstones:
-                with contextlib.suppress(RuntimeError):  # already deleted
-                    index.mark_deleted(label)
-            self._base = index
-        return self._base
+        """The graphs (``get_items`` reads a stored vector), or ``None`` when there are none."""
+        self._wait_fold()
+        return self._graphs if self._graphs.shards else None
 
     # ---------------------------------------------------------------- writes
 
@@ -292,19 +273,16 @@ class HnswVectorStore:
         self._tombstone(labels)
 
     def _tombstone(self, labels: np.ndarray) -> None:
-        """Hide the graph's live copies of ``labels``."""
+        """Hide the graphs' live copies of ``labels``."""
         self._wait_fold()
-        base = self._base_labels
-        if not len(base):
-            return
-        pos = np.minimum(np.searchsorted(base, labels), len(base) - 1)
-        for label in labels[base[pos] == labels].tolist():
-            if label not in self._tombstones:
-                self._tombstones.add(label)
-                self._dirty = True
-                if self._base is not None:
-                    with contextlib.suppress(RuntimeError):
-                        self._base.mark_deleted(label)
+        for shard, held in self._graphs.holding(labels):
+            for label in held.tolist():
+                if label not in self._tombstones:
+                    self._tombstones.add(label)
+                    self._dirty = True
+                    if shard.graph is not None:
+                        with contextlib.suppress(RuntimeError):
+                            shard.graph.mark_deleted(label)
 
     def _consolidate(self) -> None:
         """Fold pending adds into the delta arrays; the last add of a label wins."""
@@ -324,7 +302,7 @@ class HnswVectorStore:
         self._check_open()
         self._wait_fold()
         self._consolidate()
-        return len(self._base_labels) - len(self._tombstones) + len(self._delta_labels)
+        return self._graphs.live_count() - len(self._tombstones) + len(self._delta_labels)
 
     # ---------------------------------------------------------------- search
 
@@ -345,29 +323,10 @@ class HnswVectorStore:
             sims = self._delta_vecs @ query
             top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k]
             hits += zip(self._delta_labels[top].tolist(), sims[top].tolist())
-        base_live = len(self._base_labels) - len(self._tombstones)
-        if k > 0 and base_live > 0:
-            hits += self._search_base(query, min(k, base_live))
+        if k > 0:
+            hits += self._graphs.search(query, k, self.ef_search, self._tombstones)
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:k]
-
-    def _search_base(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        index = self._base_index()
-        ef = max(self.ef_search, k)
-        while k > 0:
-            index.set_ef(ef)
-            try:
-                labels, dists = index.knn_query(query, k=k, num_threads=1)
-            except RuntimeError:
-                # Fewer than k reachable live nodes (many deleted neighbours):
-                # widen the beam first, then settle for fewer results.
-                if ef < 8 * max(k, self.ef_search):
-                    ef *= 2
-                else:
-                    k //= 2
-                continue
-            return [(int(lab), 1.0 - float(d)) for lab, d in zip(labels[0], dists[0])]
-        return []
 
     # ---------------------------------------------------------------- commit
 
@@ -381,8 +340,7 @@ class HnswVectorStore:
         generation = self._generation + 1
         if self._force_compact or (self.auto_compact and self.needs_compaction):
             self._fold_into_graph()
-        if self._graph_changed:
-            self._save_graph(generation)
+        self._graphs.save_changed(generation)
         manifest = self._manifest_dict(generation, self._write_delta(generation))
         write_json_atomic(self.directory / MANIFEST, manifest)
         self._manifest = manifest
@@ -394,13 +352,13 @@ class HnswVectorStore:
         """True when the delta or the tombstones passed the compaction threshold."""
         self._wait_fold()
         self._consolidate()
-        base_live = len(self._base_labels) - len(self._tombstones)
+        base_live = self._graphs.live_count() - len(self._tombstones)
         limit = min(self.delta_max, max(self.delta_min, int(self.delta_ratio * base_live)))
         return max(len(self._delta_labels), len(self._tombstones)) > limit
 
     def _manifest_dict(self, generation: int = 0, delta: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"format": FORMAT, "generation": generation, "dim": self.dim, "space": self.space,
-                "base": self._base_entry, "delta": delta}
+                "bases": self._graphs.entries(), "delta": delta}
 
     def compact(self) -> None:
         """Fold the delta and tombstones into the graph now, and commit."""
@@ -439,7 +397,6 @@ class HnswVectorStore:
         self._tombstones = set()
         if len(labels):
             self._graph_label_max = max(self._graph_label_max, int(labels.max()))
-        self._graph_changed = True
         if not background:
             self._fold(labels, vecs, tombstones)
             return
@@ -456,67 +413,13 @@ class HnswVectorStore:
             future.result()
 
     def _fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int]) -> None:
-        import hnswlib
-
-        index = self._base_index()
-        if index is None:
-            index = hnswlib.Index(space=self.space, dim=self.dim)
-            index.init_index(max_elements=max(len(labels), 1), M=self.M,
-                             ef_construction=self.ef_construction, allow_replace_deleted=True)
-        for label in tombstones:  # (already marked if the graph was in memory when they were deleted)
-            with contextlib.suppress(RuntimeError):
-                index.mark_deleted(label)
-        if len(labels):
-            # A label still known to the graph (replaced, or deleted and
-            # re-added) is updated in place, so no label ever has two slots;
-            # new labels take deleted slots first.
-            known = np.asarray(index.get_ids_list() if index.element_count else [], dtype=np.int64)
-            in_graph = np.isin(labels, known)
-            for label in labels[in_graph].tolist():
-                with contextlib.suppress(RuntimeError):  # not marked deleted
-                    index.unmark_deleted(label)
-            if in_graph.any():
-                index.add_items(vecs[in_graph], labels[in_graph], num_threads=self.num_threads)
-            new = ~in_graph
-            live = len(self._base_labels) - len(tombstones) + int(in_graph.sum())
-            needed = index.element_count + max(0, int(new.sum()) - (index.element_count - live))
-            if needed > index.max_elements:
-                # Grow by half at least: a build folds many batches, and each resize copies the graph.
-                index.resize_index(max(needed, index.max_elements + index.max_elements // 2))
-            if new.any():
-                index.add_items(vecs[new], labels[new], num_threads=self.num_threads,
-                                replace_deleted=True)
-        dead = np.array(sorted(tombstones), dtype=np.int64)
-        self._base = index
-        self._base_labels = np.union1d(np.setdiff1d(self._base_labels, dead), labels)
-
-    def _save_graph(self, generation: int) -> None:
-        """Write the folded graph as this generation's base (before the manifest that names it)."""
-        if len(self._base_labels):
-            self._save_base(self._base, self._base_labels, generation)
-        else:  # everything was deleted: start again from nothing
-            self._base, self._base_entry = None, None
-        self._graph_changed = False
-
-    def _save_base(self, index: Any, base_labels: np.ndarray, generation: int) -> None:
-        graph_path = self.directory / f"base-{generation:08d}.hnsw"
-        tmp = temp_path(graph_path)
-        index.save_index(str(tmp))
-        commit_file(tmp, graph_path, sync_dir=False)
-        labels_path = self.directory / f"base-{generation:08d}.labels.npy"
-        with atomic_writer(labels_path, sync_dir=False) as f:
-            np.save(f, base_labels)
-        self._base, self._base_labels = index, base_labels
-        self._base_entry = {
-            "file": graph_path.name, "file_bytes": graph_path.stat().st_size,
-            "elements": index.element_count, "labels_file": labels_path.name,
-            "labels_file_bytes": labels_path.stat().st_size, "labels": len(base_labels),
-        }
+        # Shards filled now are written as the generation the next commit publishes.
+        self._graphs.fold(labels, vecs, tombstones, self._generation + 1)
 
     def _collect_garbage(self) -> None:
         """Delete temp files and files of generations the manifest no longer uses."""
         keep = {MANIFEST}
-        for entry in (self._manifest["base"], self._manifest["delta"]):
+        for entry in [*_base_entries(self._manifest), self._manifest["delta"]]:
             if entry:
                 keep.update(v for k, v in entry.items() if k in ("file", "labels_file"))
         for name in os.listdir(self.directory):
@@ -534,8 +437,7 @@ class HnswVectorStore:
             self._folder.shutdown(wait=True)
             self._folder = None
         self._closed = True
-        self._base = None
-        self._graph_changed = False
+        self._graphs.close()
         self._pending, self._pending_count = [], 0
         self._delta_vecs = np.zeros((0, self.dim), np.float32)
 
@@ -544,3 +446,10 @@ class HnswVectorStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _base_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The graph shards a manifest names (format 1 had a single ``base``)."""
+    if "bases" in manifest:
+        return list(manifest["bases"])
+    return [manifest["base"]] if manifest.get("base") else []
