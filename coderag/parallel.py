@@ -141,10 +141,39 @@ def _prepare_child() -> None:
         die_with_parent()
 
 
+def _run_batch(items: list[tuple[str, str]]):
+    """Pool task: one batch, then give the freed heap back to the system.
+
+    A batch's file contents, chunks and tokens are freed when it returns, but
+    glibc keeps the pages; without trimming, each worker's memory settles at
+    the high-water mark of its largest batch.
+    """
+    from coderag import pipeline
+
+    result = pipeline.run_batch(items)
+    _trim_heap()
+    return result
+
+
+def _trim_heap() -> None:
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 def _run_pool(pool_plan: PoolPlan, worker, manifest_path: str | None) -> Iterator:
     import multiprocess
-
-    from coderag import pipeline
 
     global _inherited
     # Set before forking: a tokenizer that already ran threads in this process
@@ -166,13 +195,13 @@ def _run_pool(pool_plan: PoolPlan, worker, manifest_path: str | None) -> Iterato
         pending: deque = deque()
         batches = iter(pool_plan.batches)
         for batch in batches:
-            pending.append(pool.apply_async(pipeline.run_batch, (batch,)))
+            pending.append(pool.apply_async(_run_batch, (batch,)))
             if len(pending) >= window:
                 break
         while pending:
             result = _wait(pending.popleft(), pool, processes)
             for batch in batches:  # refill before handing the result over: workers never idle
-                pending.append(pool.apply_async(pipeline.run_batch, (batch,)))
+                pending.append(pool.apply_async(_run_batch, (batch,)))
                 break
             yield result
         pool.close()
