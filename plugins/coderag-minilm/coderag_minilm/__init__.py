@@ -20,4 +20,4 @@ def make_minilm_embedder(**options):
 @coderag.hookimpl
 def coderag_register_embedders(register):
     register("minilm", make_minilm_embedder,
-             description="all-MiniLM-L6-v2 transformer (torch, CPU): slower, better on prose queries")
+             description="all-MiniLM-L6-v2 sentence transformer (torch, CPU); ~200x slower to index")
