@@ -60,7 +60,10 @@ def main() -> int:
         command += ["--limit", str(args.limit)]
     subprocess.run(command, check=True, cwd=str(eval_dir), env=env)
     data = json.loads(report.read_text())
-    print(json.dumps({k: v for k, v in data.items() if k in ("overall", "by_language", "index")}, indent=1)[:3000])
+    groups = ("all", *sorted(key for key in data["metrics"] if key.startswith("lang:")))
+    summary = {key: data["metrics"][key] for key in groups}
+    print(json.dumps({"latency_ms": data["latency_ms"], "index_wall_s": data.get("index_wall_s"),
+                      "metrics": summary}, indent=1))
     return 0
 
 
