@@ -171,6 +171,9 @@ class WhooshLexicalStore:
                 # truncated one fails here rather than in the middle of a query.
                 self._searcher = self._ix.searcher(weighting=self.weighting)
                 self._searcher.doc_count()
+                # The searcher's schema, not ``self._ix.schema``: that property
+                # re-reads the newest TOC, which a concurrent commit may remove.
+                schema_names = set(self._searcher.schema.names())
                 break
             except FileNotFoundError as exc:
                 # A writer committed between our listing of the TOCs and our
@@ -182,7 +185,7 @@ class WhooshLexicalStore:
                 raise self._corrupt(f"unreadable ({exc.__class__.__name__}: {exc})") from None
         else:
             raise self._corrupt("it kept changing while being opened")
-        if set(self._ix.schema.names()) != {"label", *TEXT_FIELDS}:
+        if schema_names != {"label", *TEXT_FIELDS}:
             raise self._corrupt("unexpected schema")
 
     # --------------------------------------------------------------- changes
