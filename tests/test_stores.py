@@ -429,6 +429,11 @@ def test_whoosh_kill_during_commit_keeps_previous_generation(tmp_path, at_toc):
         assert proc.wait() == -signal.SIGKILL
     assert set(os.listdir(path)) - before  # it died with files half written
     store = WhooshLexicalStore(path)
+    if not at_toc and len(store) == 5 - 2 + 20000:
+        # On a fast machine the commit can complete before the kill lands: then the
+        # store must hold the whole new generation (never a part of it).
+        assert labels(store.search(["parse"], 3)) == [] and len(store.search(["big"], 5)) == 5
+        return
     assert len(store) == 5 and labels(store.search(["parse"], 3)) == [1]
     store.add([doc(7, "after", "crash", "recovered")])  # the lock died with the child
     store.commit()
