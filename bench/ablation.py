@@ -8,7 +8,7 @@ overlapping lines, span at most max(3 x target, 120) lines)::
 
     python bench/ablation.py                          # every row of the table, public corpus
     python bench/ablation.py --limit 400 --only default,lexical
-    python bench/ablation.py --index-config coderag.chunker=windows --only default,lexical,semantic
+    python bench/ablation.py --index-config coderag.chunker=windows --symbols-from CLONE_WITH_DEFINITIONS
     python bench/ablation.py --corpus ../corpora/bench-large
 
 Rows are search-time settings (``coderag.search.<weight>`` overrides and the
@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(HERE / "out" / "work"), help="where clones and indexes live")
     parser.add_argument("--limit", type=int, default=0, help="evenly spread subset of the corpus queries")
     parser.add_argument("--symbols", type=int, default=300, help="bare-name lookups (0: none)")
+    parser.add_argument("--symbols-from", default="",
+                        help="an indexed clone to take the lookups' definitions from (for a windows-only index)")
     parser.add_argument("--only", default="", help="comma-separated row names (default: all)")
     parser.add_argument("--index-config", action="append", default=[], help="KEY=VALUE set before indexing")
     parser.add_argument("--name", default="")
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     clone = prepare(corpus, work, args.index_config)
     queries = load_queries(corpus, args.limit)
     rows = {n: ROWS[n] for n in args.only.split(",")} if args.only else ROWS
-    symbols = symbol_queries(Index.open(clone), args.symbols) if args.symbols else []
+    source = Path(args.symbols_from) if args.symbols_from else clone
+    symbols = symbol_queries(Index.open(source), args.symbols) if args.symbols else []
     results = {}
     langs = sorted({q["lang"] for q in queries})
     print(f"corpus {corpus.name} ({len(queries)} queries, {len(symbols)} symbol lookups)"

@@ -83,11 +83,13 @@ class Index:
             vector = self._query_embedder().embed_query(query)
             semantic = reader.stores.vectors.search(vector, pool)
         labels = list(dict.fromkeys([label for label, _ in lexical] + [label for label, _ in semantic]))
-        # Rank on metadata only; decompress the text of the k winners alone.
-        rows = reader.manifest.chunks_by_label(labels, reader.generation, with_text=False)
+        # Sentences rank on metadata only (the k winners' text is read last); a bare symbol also
+        # looks for its definition in the candidates' text.
+        rows = reader.manifest.chunks_by_label(labels, reader.generation, with_text=parsed.is_symbol)
         ranked = rank_labels(query, Candidates(lexical, semantic), rows, k, mode, self.settings.weights, path,
                              language)
-        texts = reader.manifest.chunks_by_label([label for label, _ in ranked], reader.generation)
+        texts = rows if parsed.is_symbol else reader.manifest.chunks_by_label([label for label, _ in ranked],
+                                                                              reader.generation)
         return to_hits([(label, score) for label, score in ranked if label in texts], texts)
 
     def status(self) -> dict[str, Any]:

@@ -7,7 +7,9 @@ unit-tested on a tiny fixture and switched off (weight 0) for an ablation.
 Match signals (added, scaled by their weights):
 
 * :func:`symbol_match`: a bare symbol query (``APIRouter``) finds the
-  chunk that defines it, exact spelling first.
+  chunk that defines it, exact spelling first; :func:`definition_match`
+  does the same from the text, for chunks without a parsed symbol (windows
+  of languages without a grammar).
 * :func:`name_coverage`: how much of the chunk's own name the words of a
   sentence spell out (``"add a new split"`` covers ``add_split``):
   definitions are named after what they do.
@@ -66,6 +68,44 @@ def symbol_match(query: Query, symbol: str) -> float:
         if not qualified.endswith(query.qualified):
             score /= 2  # right name, another scope
     return score
+
+
+_DEFINERS = (
+    "class|struct|interface|trait|enum|union|record|protocol|extension|object|module|namespace|type|typedef"
+    "|def|defp|defmacro|defmodule|fun|func|function|fn|sub|proc|macro|let|const|var|val|table|view|procedure"
+)
+
+
+@lru_cache(maxsize=256)
+def _definition_pattern(name: str) -> re.Pattern[str]:
+    n = re.escape(name)
+    tokens = r"(?:[\w$*&<>\[\],.:]+[ \t]+|\([^)\n]*\)[ \t]*)*"  # modifiers, types, a Go receiver
+    return re.compile(
+        # a defining keyword, then the name: "class APIRouter", "func (r *T) Name(", "pub fn name",
+        # "local function M.name", "CREATE TABLE name" (not "class Sub(APIRouter)")
+        rf"(?m:(?<![\w$])(?i:{_DEFINERS})[ \t]+{tokens}(?:[\w$]+(?:\.|::))*{n}(?![\w$]))"
+        # an assignment: "NAME = ...", "static final int NAME = ...", "name: Type = ...", "x.name = ..."
+        rf"|(?m:^[ \t]*{tokens}(?:[\w$]+\.)*{n}[ \t]*(?::[^=\n]*)?=(?!=))"
+        # a C-like definition: "public Foo name(...) {", "name() {" (a call ends with ";" or sits
+        # inside an expression)
+        rf"|(?m:^[ \t]*{tokens}{n}[ \t]*\([^;\n]*\)[ \t\w]*\{{)"
+        # a Haskell-style signature: "name :: Type"
+        rf"|(?m:^{n}[ \t]*::)"
+    )
+
+
+def definition_match(query: Query, text: str) -> float:
+    """1.0 when ``text`` defines the name of a bare symbol query, else 0.0.
+
+    For chunks without a parsed symbol (line windows of languages without a
+    grammar, assignments such as ``const without = baseRest(...)``): a
+    defining keyword, an assignment or a C-like definition of the name as
+    spelled, in any common language.  Usages (calls, imports, annotations)
+    do not match.
+    """
+    if not query.spellings or not text:
+        return 0.0
+    return 1.0 if _definition_pattern(query.spellings[0]).search(text) else 0.0
 
 
 def name_coverage(query: Query, symbol: str) -> float:

@@ -22,6 +22,7 @@ from coderag.manifest import ChunkRow
 from coderag.protocols import Hit
 from coderag.query import Query
 from coderag.query import parse_query
+from coderag.ranking import definition_match
 from coderag.ranking import is_test_path
 from coderag.ranking import name_coverage
 from coderag.ranking import prior
@@ -92,7 +93,9 @@ def matches_filters(row: ChunkRow, path_glob: str | None, language: str | None) 
 def _signals(query: Query, row: ChunkRow, weights: dict[str, float]) -> float:
     """The additive match evidence of one chunk."""
     if query.is_symbol:
-        return weights["symbol_exact"] * symbol_match(query, row.symbol)
+        # The parsed symbol, or a definition of the name in the text (windows of languages
+        # without a grammar); rows fetched without text only get the first.
+        return weights["symbol_exact"] * max(symbol_match(query, row.symbol), definition_match(query, row.text))
     return weights["name_words"] * name_coverage(query, row.symbol)
 
 

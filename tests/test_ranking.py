@@ -5,6 +5,7 @@ import pytest
 
 from coderag.manifest import ChunkRow
 from coderag.query import parse_query
+from coderag.ranking import definition_match
 from coderag.ranking import is_example_path
 from coderag.ranking import is_stub_path
 from coderag.ranking import is_test_path
@@ -72,6 +73,44 @@ def test_definition_first_for_a_bare_symbol():
 def test_exact_spelling_wins_between_definitions():
     rows = [row(1, "a.py", "session"), row(2, "b.py", "Session")]
     assert top("Session", rows, [5.0, 4.9])[0] == "b.py:Session"
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("APIRouter", "class APIRouter(Router):"),
+    ("Name", "func (r *T) Name() string {"),
+    ("name", "  local function M.name(x)"),
+    ("parse", "    public static <T> List<T> parse(String s) {"),
+    ("MAX_SIZE", "    static final int MAX_SIZE = 10;"),
+    ("without", "var without = baseRest(function(array, values) {"),
+    ("Foo", "CREATE TABLE Foo ("),
+    ("Foo", "pub struct Foo<T> {"),
+    ("mapM", "mapM :: Monad m => (a -> m b) -> [a] -> m [b]"),
+    ("render", "  render() {"),
+])
+def test_definition_match_across_languages(name, text):
+    assert definition_match(parse_query(name), f"// header\n{text}\n  body\n") == 1.0
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("APIRouter", "router = APIRouter()"),
+    ("APIRouter", "from fastapi import APIRouter"),
+    ("APIRouter", "class Sub(APIRouter):"),
+    ("APIRouter", "class apirouter:"),
+    ("parse", "int x = parse(s);"),
+    ("parse", "  } else if (parse(x)) {"),
+    ("MAX_SIZE", "if x == MAX_SIZE:"),
+    ("Foo", "impl Foo for Bar {"),
+])
+def test_definition_match_ignores_usages(name, text):
+    assert definition_match(parse_query(name), text) == 0.0
+
+
+def test_definition_found_in_a_window_without_symbol():
+    # Languages without a grammar are indexed as line windows: no parsed symbol to match.
+    rows = [ChunkRow(1, "app/views.rb", "b", 1, 40, "ruby", "", "window", "r = APIRouter.new\nr.get('/')"),
+            ChunkRow(2, "app/router.rb", "b", 1, 40, "ruby", "", "window", "class APIRouter < Base\n  def get\n")]
+    assert top("APIRouter", rows, [9.0, 6.0])[0] == "app/router.rb:"
+    assert top("APIRouter", rows, [9.0, 6.0], symbol_exact=0)[0] == "app/views.rb:"
 
 
 # --------------------------------------------------------------- name coverage
