@@ -143,7 +143,10 @@ class DefinitionChunker:
 
         last = len(lines) - 1
         found: dict[tuple[int, int], _Def] = {}
-        for node in QueryCursor(query).captures(root).get("def", []):
+        # py-tree-sitter 0.26 returns a capture's nodes in no fixed order; the
+        # first capture of an outer span wins below, so walk them in document order.
+        captured = QueryCursor(query).captures(root).get("def", [])
+        for node in sorted(captured, key=lambda n: (n.start_byte, -n.end_byte, n.type)):
             hit = spec.classify(node)
             if hit is None or not hit.name:
                 continue
