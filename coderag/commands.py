@@ -71,7 +71,7 @@ def _print_stats(report) -> None:
         print(f"  {stage:<13} {report.seconds[stage]:8.2f}  {100 * rates['stage_share'].get(stage, 0):5.1f}%")
     peak = report.peak_rss_mb
     if peak:
-        workers = f", largest worker {peak['workers']:.0f} MB" if report.workers > 1 else ""
+        workers = f", largest worker {peak['workers']:.0f} MB" if peak.get("workers") else ""
         print(f"  peak RSS: writer {peak['writer']:.0f} MB{workers}")
     errors = ", ".join(f"{stage} {count}" for stage, count in sorted(report.errors.items())) or "none"
     print(f"  errors: {errors}; skipped: {report.files_skipped}")

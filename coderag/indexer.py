@@ -66,7 +66,8 @@ class UpdateReport:
     cpu_seconds: float = 0.0
     """CPU time of this process and its finished children (workers, git) so far."""
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
-    """Peak resident memory of this process (``writer``) and of its largest child (``workers``)."""
+    """Peak resident memory of this process (``writer``) and of the largest worker (``workers``,
+    pages shared with the writer since the fork included)."""
     generation: int = 0
 
     @property
@@ -230,7 +231,8 @@ class Updater:
         if fresh:
             self.location.switch(data_dir)
         report.seconds["total"] = time.perf_counter() - started
-        report.cpu_seconds, report.peak_rss_mb = parallel.resource_usage()
+        report.cpu_seconds, peak = parallel.resource_usage()
+        report.peak_rss_mb.update(peak)
         return report
 
     def _choose_data_dir(self, wanted: dict[str, str], full: bool) -> tuple[Path, str]:
@@ -356,6 +358,8 @@ class Updater:
         report.chunks_cached += len(result.rows) - len(result.new_vectors)
         self.progress("storage", report.chunks_added, 0)
         report.bytes_read += result.bytes_read
+        if result.peak_rss_mb:
+            report.peak_rss_mb["workers"] = max(report.peak_rss_mb.get("workers", 0.0), result.peak_rss_mb)
         for stage, secs in result.seconds.items():
             report.seconds[stage] = report.seconds.get(stage, 0.0) + secs
         report.seconds["store"] = report.seconds.get("store", 0.0) + time.perf_counter() - t0

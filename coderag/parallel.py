@@ -152,6 +152,7 @@ def _run_batch(items: list[tuple[str, str]]):
 
     result = pipeline.run_batch(items)
     _trim_heap()
+    result.peak_rss_mb = _peak_rss_mb()
     return result
 
 
@@ -234,11 +235,11 @@ def _wait(async_result, pool, processes: list):
 
 
 def resource_usage() -> tuple[float, dict[str, float]]:
-    """``(CPU seconds, {"writer": MB, "workers": MB})`` of this process and its finished children.
+    """``(CPU seconds, {"writer": MB})``: this process and its finished children's CPU, its peak memory.
 
-    ``workers`` is the largest single child (the kernel keeps the maximum,
-    not a sum); with N workers the update's total is at most
-    ``writer + N * workers`` (less: forked pages are shared).
+    (The kernel's peak for children is useless here: a child forked to run
+    git starts with the writer's pages, so it reports the writer's size.
+    Workers report their own peak with each batch.)
     """
     try:
         import resource
@@ -247,4 +248,12 @@ def resource_usage() -> tuple[float, dict[str, float]]:
     me = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
-    return round(cpu, 3), {"writer": round(me.ru_maxrss / 1024, 1), "workers": round(children.ru_maxrss / 1024, 1)}
+    return round(cpu, 3), {"writer": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -115,6 +115,8 @@ class BatchResult:
     """Indexes of rows whose vector was computed now (not from the cache)."""
     seconds: dict[str, float] = field(default_factory=dict)
     bytes_read: int = 0
+    peak_rss_mb: float = 0.0
+    """The worker process's peak resident memory so far (0 when run in the writer)."""
 
 
 class BatchWorker:
