@@ -34,7 +34,7 @@ _SEPARATORS = re.compile(r"\.|::|#|->")
 
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing|spec|specs|__tests__|__mocks__|test_?data|fixtures?)(/|$)"
-    r"|(^|/)test_[^/]*$|(^|/)conftest\.py$|_test\.\w+$|_tests?\.py$|\.(spec|test)\.\w+$|Tests?\.\w+$"
+    r"|(^|/)test_[^/]*$|(^|/)conftest\.py$|_(test|spec)\.\w+$|_tests\.py$|\.(spec|test)\.\w+$|Tests?\.\w+$"
 )
 _EXAMPLE_PATH = re.compile(r"(^|/)(examples?|samples?|demos?|docs?|benchmarks?|bench)(/|$)")
 _STUB_SUFFIXES = (".pyi", ".d.ts", ".d.mts", ".d.cts")

@@ -141,7 +141,7 @@ def test_name_words_lift_the_function_named_after_the_query():
 
 @pytest.mark.parametrize("path", ["tests/test_http.py", "src/pkg/tests/helpers.py", "pkg/http_test.go",
                                   "web/router.spec.ts", "lib/__tests__/a.js", "conftest.py",
-                                  "src/test/java/FooTest.java", "testdata/x.json"])
+                                  "src/test/java/FooTest.java", "testdata/x.json", "lib/router_spec.rb"])
 def test_test_paths(path):
     assert is_test_path(path)
 
