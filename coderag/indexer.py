@@ -20,6 +20,7 @@ import numpy as np
 
 from coderag import parallel
 from coderag.config import Settings
+from coderag.documents import DOCUMENTS_VERSION
 from coderag.errors import CoderagError
 from coderag.errors import IndexCorrupt
 from coderag.gitio import STAGED
@@ -111,6 +112,8 @@ def settings_identity(settings: Settings, embedder_model_id: str, dim: int) -> d
     return {
         "format_version": str(FORMAT_VERSION),
         "chunker": settings.identity("chunker"),
+        # How chunks become keyword documents (tokenising, stemming): a change means a rebuild.
+        "documents": DOCUMENTS_VERSION,
         "embedder": embedder_model_id,
         "dim": str(dim),
         "vector_store": settings.identity("vector_store"),
