@@ -225,6 +225,7 @@ def index(repo: Path, stats: bool = True) -> dict:
         "cpu_s": report.get("cpu_seconds"),
         "peak_tree_rss_mb": sampler.peak_rss_mb,
         "peak_tree_pss_mb": sampler.peak_pss_mb,
+        "pss_by_process_at_peak_mb": sampler.pss_at_peak,
         "peak_process_rss_mb": report.get("peak_rss_mb"),
         # The writer's CPU, then each worker's (git subprocesses are too short-lived to show)
         "cpu_by_process_s": [round(sampler.cpu_s.get(proc.pid, 0.0), 1)] + sorted(
@@ -251,6 +252,7 @@ class TreeMemory(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_rss_mb = self.peak_pss_mb = 0.0
+        self.pss_at_peak: list[float] = []  # each process's PSS (MB) when the total peaked
         self.cpu_s: dict[int, float] = {}  # last seen user+system CPU seconds per process
         self._halt = threading.Event()
         self._pss_every = 5  # PSS makes the kernel walk page tables: sample it less often
@@ -263,7 +265,9 @@ class TreeMemory(threading.Thread):
             for pid in pids:
                 self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), _cpu_s(pid))
             if tick % self._pss_every == 0:
-                self.peak_pss_mb = max(self.peak_pss_mb, sum(_pss_kb(p) for p in pids) / 1024)
+                each = [_pss_kb(p) / 1024 for p in pids]
+                if sum(each) > self.peak_pss_mb:
+                    self.peak_pss_mb, self.pss_at_peak = sum(each), sorted((round(x) for x in each), reverse=True)
             tick += 1
             self._halt.wait(self.interval)
 
