@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     command = shlex.split(args.cli)
     subprocess.run([*command, "search", "--json", "warm the page cache"], cwd=args.repo, capture_output=True)
-    report = {}
+    report: dict = {"cli": args.cli, "load_before": list(os.getloadavg())}
     for shape, queries in shapes.items():
         times = []
         for query in queries:
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         report[shape] = {"n": len(times), "p50_s": statistics.median(times),
                          "p95_s": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]}
         print(f"{shape:10} p50 {report[shape]['p50_s']:.3f} s   p95 {report[shape]['p95_s']:.3f} s   (n={len(times)})")
+    report["load_after"] = list(os.getloadavg())
+    print(f"load average {report['load_before'][0]:.2f} -> {report['load_after'][0]:.2f}")
     (HERE / "out" / "cli-latency.json").write_text(json.dumps(report, indent=1))
     return 0
 

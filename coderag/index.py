@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from coderag.config import Settings
@@ -12,13 +13,14 @@ from coderag.errors import IndexCorrupt
 from coderag.errors import NoIndex
 from coderag.gitio import STAGED
 from coderag.gitio import Repo
-from coderag.indexer import UpdateReport
-from coderag.indexer import Updater
 from coderag.manifest import FORMAT_VERSION
 from coderag.manifest import Manifest
 from coderag.protocols import Hit
 from coderag.storage import MANIFEST_NAME
 from coderag.storage import IndexLocation
+
+if TYPE_CHECKING:
+    from coderag.indexer import UpdateReport
 
 CANDIDATES = 100
 """Candidates taken from each retriever before fusion and re-ranking."""
@@ -52,6 +54,8 @@ class Index:
     def update(self, rev: str = "HEAD", *, staged: bool = False, full: bool = False, wait: bool = True,
                progress=None) -> UpdateReport:
         """Bring the index up to date with ``rev`` (or the staging area); returns what changed."""
+        from coderag.indexer import Updater  # the writer's modules: searching never needs them
+
         target = STAGED if staged else rev
         tree = self.repo.staged_tree() if staged else None
         report = Updater(self.repo, self.settings, progress=progress).run(target, full=full, wait=wait, tree=tree)

@@ -444,16 +444,3 @@ def test_hnsw_builds_bounded_graph_shards_while_vectors_arrive(tmp_path):
     store.compact()
     assert len(store) == 39 and len(store._graphs.shards) == 2
     assert len(list((tmp_path / "vec").glob("base-*.hnsw"))) == 2  # older files collected
-
-
-def test_the_bundled_model_loads_without_the_hub_client_and_embeds_the_same():
-    from model2vec import StaticModel
-
-    from coderag.embedding.model2vec_embedder import DEFAULT_MODEL_DIR
-    from coderag.embedding.model2vec_embedder import _load_folder
-
-    texts = ["def parse_http_header(line):\n    return line", "retry with exponential backoff", "x" * 5000, ""]
-    direct = _load_folder(DEFAULT_MODEL_DIR)
-    assert direct is not None
-    assert np.array_equal(direct.encode(texts, max_length=None),
-                          StaticModel.from_pretrained(str(DEFAULT_MODEL_DIR)).encode(texts, max_length=None))

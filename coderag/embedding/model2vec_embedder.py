@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from coderag.embedding.static_encoder import StaticEncoder
 from coderag.errors import ConfigError
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -84,9 +85,12 @@ class Model2VecEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts), max_length=self.max_length, use_multiprocessing=False, normalize=False
-        )
+        model = self._load()
+        if isinstance(model, StaticEncoder):
+            vectors = model.encode(list(texts), max_length=self.max_length)
+        else:
+            vectors = model.encode(list(texts), max_length=self.max_length, use_multiprocessing=False,
+                                   normalize=False)
         return _normalise(np.asarray(vectors, dtype=np.float32))
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -94,37 +98,15 @@ class Model2VecEmbedder:
 
 
 def _load_folder(folder: Path):
-    """A model2vec folder (``model.safetensors``, ``tokenizer.json``, ``config.json``) loaded directly.
+    """A :class:`StaticEncoder` for a plain model2vec folder, or ``None`` (the caller then uses ``from_pretrained``).
 
     ``StaticModel.from_pretrained`` imports the Hugging Face hub client to
     read a model card, ~0.2 s of every ``git coderag index`` that a commit
-    hook pays for nothing.  Returns ``None`` for any other layout (the caller
-    falls back to ``from_pretrained``).
+    hook pays for nothing, and building a ``StaticModel`` costs ~0.12 s more.
     """
-    files = [folder / name for name in ("model.safetensors", "tokenizer.json", "config.json")]
-    if not all(f.is_file() for f in files):
-        return None
+
     try:
-        import json
-
-        import safetensors
-        from model2vec.model import StaticModel
-        from tokenizers import Tokenizer
-
-        tensors = safetensors.safe_open(str(files[0]), framework="numpy")
-        names = set(tensors.keys())
-        if "embeddings" not in names:
-            return None
-        config = json.loads(files[2].read_text())
-        return StaticModel(
-            vectors=tensors.get_tensor("embeddings"),
-            tokenizer=Tokenizer.from_file(str(files[1])),
-            config=config,
-            normalize=config.get("normalize", False),
-            weights=tensors.get_tensor("weights") if "weights" in names else None,
-            token_mapping=tensors.get_tensor("mapping") if "mapping" in names else None,
-            max_length=config.get("max_length", 512),
-        )
+        return StaticEncoder.from_folder(folder)
     except Exception:  # an unexpected file or library version: the library's own loader decides
         return None
 

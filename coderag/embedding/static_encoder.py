@@ -1,0 +1,120 @@
+"""Mean-pooled static embeddings from a model2vec folder, without the model2vec runtime.
+
+A model2vec model is a token table plus a tokenizer: encoding a text is
+tokenising it and averaging the rows of its tokens.  ``StaticModel`` does
+exactly that, but building one costs ~0.12 s (importing the library,
+sorting the vocabulary, copying the tokenizer) that every ``git coderag
+search`` and every commit hook would pay, and its pooling loops over length
+buckets.  :class:`StaticEncoder` reads the same files and pools the same
+way, so it gives the same vectors (checked against ``StaticModel.encode`` in
+the tests).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json")
+_SLICE_TOKENS = 1 << 16
+"""Tokens gathered per pooling step: bounds the memory of one step (~16 MB of int8 rows at 256 dims)."""
+
+
+class StaticEncoder:
+    """Encodes texts with a model2vec token table (optionally remapped and weighted)."""
+
+    def __init__(self, embedding: np.ndarray, tokenizer, weights: np.ndarray | None = None,
+                 token_mapping: np.ndarray | None = None) -> None:
+        self.embedding = embedding
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
+        self.token_mapping = token_mapping
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self.tokenizer = tokenizer
+        self.unk_token_id = _unk_token_id(tokenizer)
+        self._median_token_length: int | None = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.embedding.shape[1])
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "StaticEncoder | None":
+        """Load a model2vec folder; ``None`` when its layout is not the plain one this reads."""
+        files = [folder / name for name in MODEL_FILES]
+        if not all(f.is_file() for f in files):
+            return None
+        import safetensors
+        from tokenizers import Tokenizer
+
+        tensors = safetensors.safe_open(str(files[0]), framework="numpy")
+        names = set(tensors.keys())
+        if "embeddings" not in names:
+            return None
+        return cls(
+            tensors.get_tensor("embeddings"),
+            Tokenizer.from_file(str(files[1])),
+            weights=tensors.get_tensor("weights") if "weights" in names else None,
+            token_mapping=tensors.get_tensor("mapping") if "mapping" in names else None,
+        )
+
+    # ------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+        """Token ids of each text, without special or unknown tokens, at most ``max_length``."""
+        if max_length is not None:
+            # As model2vec does: cut the text first, so a huge text is not tokenised for nothing.
+            cut = max_length * self.median_token_length
+            texts = [text[:cut] for text in texts]
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        ids = [encoding.ids for encoding in encodings]
+        if max_length is not None:  # the tokenizer's truncation, which comes before dropping unknowns
+            ids = [row[:max_length] for row in ids]
+        if self.unk_token_id is not None:
+            unk = self.unk_token_id
+            ids = [[i for i in row if i != unk] if unk in row else row for row in ids]
+        return ids
+
+    def encode(self, texts: Sequence[str], max_length: int | None = None) -> np.ndarray:
+        """float32 ``(len(texts), dim)`` mean of each text's token rows (zeros for no tokens); not normalised."""
+        ids = self.tokenize(texts, max_length)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        if self.token_mapping is None and self.weights is None:
+            # Texts of equal length pool together in one gather and one mean (np.add.reduceat over
+            # ragged rows would be simpler, but is ~15x slower on 2-D arrays).
+            buckets: dict[int, list[int]] = defaultdict(list)
+            for i, row in enumerate(ids):
+                if row:
+                    buckets[len(row)].append(i)
+            for length, members in buckets.items():
+                step = max(1, _SLICE_TOKENS // length)  # bounds the gathered rows' memory
+                for start in range(0, len(members), step):
+                    part = members[start:start + step]
+                    matrix = np.array([ids[i] for i in part], dtype=np.int64)
+                    out[part] = self.embedding[matrix].mean(axis=1)
+            return out
+        for i, row in enumerate(ids):
+            if row:
+                rows = self.embedding[row if self.token_mapping is None else self.token_mapping[row]]
+                if self.weights is not None:
+                    rows = rows * self.weights[row][:, None]
+                out[i] = rows.mean(axis=0)
+        return out
+
+    @property
+    def median_token_length(self) -> int:
+        if self._median_token_length is None:
+            vocab = self.tokenizer.get_vocab()
+            self._median_token_length = int(np.median([len(token) for token in vocab]))
+        return self._median_token_length
+
+
+def _unk_token_id(tokenizer) -> int | None:
+    """The id model2vec drops from every text (the unknown token), as model2vec finds it."""
+    model = tokenizer.model
+    if hasattr(model, "unk_token"):  # WordPiece, BPE, WordLevel
+        token = model.unk_token
+        return None if token is None else tokenizer.token_to_id(token)
+    return json.loads(tokenizer.to_str())["model"].get("unk_id")  # Unigram
