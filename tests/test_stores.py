@@ -330,6 +330,40 @@ def test_whoosh_bulk_segments_parallel_and_compact(tmp_path):
     assert store.search(["word7"], 3) == [] and labels(store.search(["late"], 3)) == [100]
 
 
+def test_whoosh_commits_merge_full_size_tiers_so_segments_stay_few(tmp_path):
+    from coderag.stores.whoosh_segments import SEGMENTS_PER_TIER
+
+    store = WhooshLexicalStore(tmp_path / "w", segment_docs=1000)
+    live: dict[int, LexicalDoc] = {}
+    counts = []
+    for i in range(80):  # 80 hook-sized commits: 3 new documents, one older one replaced, one deleted
+        docs = [doc(3 * i + j, f"sym{3 * i + j}", "src", f"common word{3 * i + j} round{i}") for j in range(3)]
+        if i >= 2:
+            docs.append(doc(3 * (i - 2), f"sym{3 * (i - 2)}", "src", f"common rewritten{i}"))
+            store.delete([3 * (i - 2) + 1])
+            live.pop(3 * (i - 2) + 1, None)
+        store.add(docs)
+        live.update({d.label: d for d in docs})
+        store.commit()
+        counts.append(store.segment_count)
+    # Without merging there would be one segment per commit; tiers of 1-9, 10-99, 100-999 documents
+    # hold at most SEGMENTS_PER_TIER each after a commit, plus that commit's new segment.
+    assert max(counts) <= 3 * SEGMENTS_PER_TIER + 1 and counts[-1] < 20
+    assert len(store) == len(live)
+    reference = WhooshLexicalStore(tmp_path / "ref", segment_docs=1000)
+    reference.add(list(live.values()))
+    reference.commit()
+    queries = (["common"], ["word7"], ["rewritten50", "round60"], ["sym3"], ["word4"])
+    for query in queries:
+        assert sorted(labels(store.search(query, 300))) == sorted(labels(reference.search(query, 300)))
+    store.compact(full=True)  # deleted documents still weigh in BM25's statistics until then
+    for query in queries:
+        assert dict(store.search(query, 300)) == pytest.approx(dict(reference.search(query, 300)))
+    store.close()
+    store = WhooshLexicalStore(tmp_path / "w", readonly=True)  # what a reader opens
+    assert len(store) == len(live) and labels(store.search(["word4"], 3)) == []
+
+
 def test_whoosh_readonly_readers(tmp_path):
     missing = tmp_path / "missing"
     reader = WhooshLexicalStore(missing, readonly=True)

@@ -13,6 +13,8 @@ would write for the same documents with the ``whoosh3`` codec (the tests
 compare them), so readers, merges and compaction use stock Whoosh code.
 Measured on 21,452 chunks of real code (one process): 9.6 s CPU with
 ``add_document``, 4.2 s here.
+
+The merge policies the store hands to Whoosh's commit live here too.
 """
 from __future__ import annotations
 
@@ -162,3 +164,46 @@ def _write_field(fieldwriter: Any, name: str, field_object: Any, terms: list, le
     termfile.write(bytes(records))
     tindex.lastkey = key
     fieldwriter.finish_field()
+
+
+# ---------------------------------------------------------------------------
+# merge policies (Whoosh calls them with its writer and the committed segments)
+# ---------------------------------------------------------------------------
+
+SEGMENTS_PER_TIER = 8
+"""A commit merges a size tier of segments once it holds more than this many."""
+
+
+def merge_full_tiers(writer: Any, segments: list[Any], big: int) -> list[Any]:
+    """Merge every size tier holding more than :data:`SEGMENTS_PER_TIER` segments.
+
+    A tier is the number of digits of a segment's document count.  Segments
+    of ``big`` documents or more (a big build's) are left to a full compaction.
+    """
+    tiers: dict[int, list[Any]] = {}
+    for segment in segments:
+        docs = segment.doc_count_all()
+        if docs < big:
+            tiers.setdefault(len(str(docs)), []).append(segment)
+    full = {id(s) for members in tiers.values() if len(members) > SEGMENTS_PER_TIER for s in members}
+    return merge_into_writer(writer, segments, lambda segment: id(segment) in full)
+
+
+def merge_small(writer: Any, segments: list[Any], big: int) -> list[Any]:
+    """Merge every segment under ``big`` documents."""
+    return merge_into_writer(writer, segments, lambda segment: segment.doc_count_all() < big)
+
+
+def merge_into_writer(writer: Any, segments: list[Any], chosen) -> list[Any]:
+    """Copy the live documents of the ``chosen`` segments into the writer's new one; return the rest."""
+    from whoosh.reading import SegmentReader
+
+    keep = []
+    for segment in segments:
+        if chosen(segment):
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        else:
+            keep.append(segment)
+    return keep

@@ -17,8 +17,13 @@ Changes are buffered and applied by :meth:`WhooshLexicalStore.commit`:
   the whole repository's.  The first such segment takes Whoosh's write lock,
   held until :meth:`~WhooshLexicalStore.commit` or
   :meth:`~WhooshLexicalStore.close`;
-* existing segments are never merged by a commit (O(changes) on the commit
-  hook); :meth:`WhooshLexicalStore.compact` merges them later.
+* a commit merges existing segments only when one size tier (segments of
+  1-9, 10-99, 100-999... documents) holds more than
+  :data:`~coderag.stores.whoosh_segments.SEGMENTS_PER_TIER` of them, and then only that tier: every commit
+  hook adds a small segment, and without merging a year of commits would
+  leave thousands for every search to walk; tiers keep each merge small
+  (a document is rewritten once per tier, O(log n) times) so the hook stays
+  O(changes).  :meth:`WhooshLexicalStore.compact` merges everything on demand.
 
 Atomicity comes from Whoosh's table of contents: segment files are written
 first, then a new ``_MAIN_<gen>.toc`` is renamed into place, so a crash
@@ -32,6 +37,7 @@ import os
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 from typing import Sequence
@@ -44,6 +50,8 @@ from coderag.errors import IndexCorrupt
 from coderag.protocols import LexicalDoc
 from coderag.stores.atomic import fsync_dir
 from coderag.stores.atomic import fsync_path
+from coderag.stores.whoosh_segments import merge_full_tiers
+from coderag.stores.whoosh_segments import merge_small
 
 INDEX_NAME = "MAIN"
 _OPEN_ATTEMPTS = 5
@@ -318,10 +326,13 @@ class WhooshLexicalStore:
                 writer.delete_by_query(Term("label", str(label)), searcher=searcher)
         while self._adds:  # the rest of the additions, in segments of at most segment_docs
             self._write_unpublished()
-        # The writer's own commit, minus merging, plus our segments.
-        segments = writer._merge_segments(None, False, False)  # NO_MERGE
+        # The writer's own commit, with the tiered merge, plus our segments.
+        segments = writer._merge_segments(partial(merge_full_tiers, big=self.segment_docs), False, False)
         segments += [segment for segment, _ in self._unpublished if segment.doc_count()]
-        writer._close_segment()
+        if writer._added:  # a merge copied documents into the writer's own segment
+            segments.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
         writer._commit_toc(segments)
         writer._finish()
 
@@ -341,25 +352,11 @@ class WhooshLexicalStore:
                 writer.commit(optimize=True)
         elif not full and len(small) > 1:
             with self._durable_writer() as writer:
-                writer.commit(mergetype=self._merge_small)
-
-    def _merge_small(self, writer: Any, segments: list[Any]) -> list[Any]:
-        """Whoosh merge policy: fold segments under ``segment_docs`` into the new one."""
-        from whoosh.reading import SegmentReader
-
-        keep = []
-        for segment in segments:
-            if segment.doc_count_all() < self.segment_docs:
-                reader = SegmentReader(writer.storage, writer.schema, segment)
-                writer.add_reader(reader)
-                reader.close()
-            else:
-                keep.append(segment)
-        return keep
+                writer.commit(mergetype=partial(merge_small, big=self.segment_docs))
 
     @property
     def segment_count(self) -> int:
-        """Number of Whoosh segments (grows by one per commit until :meth:`compact`)."""
+        """Number of Whoosh segments (bounded by the tiered merge of each commit, see the module notes)."""
         return len(self._ix._segments()) if self._ix is not None else 0
 
     def _reopen_searcher(self) -> None:
