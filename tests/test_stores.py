@@ -481,3 +481,45 @@ def test_whoosh_kill_during_commit_keeps_previous_generation(tmp_path, at_toc):
     # The commit cleaned the dead writer's files: two segments and the TOC remain.
     left = sorted(n for n in os.listdir(path) if n != "MAIN_WRITELOCK")
     assert [n.rsplit(".", 1)[-1] for n in left] == ["seg", "seg", "toc"], left
+
+
+def test_hnsw_churn_keeps_every_live_vector_reachable(tmp_path):
+    """Commit after commit of deletions and additions (a long-lived index): every live vector still
+    finds itself, and deleted slots never outgrow the live ones by more than half."""
+    from coderag.stores.hnsw_graphs import REBUILD_DEAD_SHARE
+
+    rng = np.random.default_rng(1)
+    dim = 64
+    centers = rng.normal(size=(60, dim))  # clustered, like code: many close neighbours
+
+    def make(n):
+        return (centers[rng.integers(0, len(centers), n)] + 0.35 * rng.normal(size=(n, dim))).astype(np.float32)
+
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=dim, delta_min=50, delta_ratio=0.02, num_threads=1)
+    live = dict(enumerate(make(3000)))
+    store.add(np.array(list(live)), np.array(list(live.values())))
+    store.commit()
+    next_label = len(live)
+    for _ in range(40):  # each round replaces 4% of the vectors; a fold every round or two
+        gone = rng.choice(np.array(sorted(live)), 120, replace=False).tolist()
+        store.delete(gone)
+        for label in gone:
+            del live[label]
+        labels = np.arange(next_label, next_label + 120)
+        next_label += 120
+        vectors = make(120)
+        store.add(labels, vectors)
+        live.update(zip(labels.tolist(), vectors))
+        store.commit()
+        for shard in store._graphs.shards:
+            if shard.graph is not None:
+                assert shard.graph.element_count - len(shard.labels) <= REBUILD_DEAD_SHARE * len(shard.labels)
+    store.close()
+    store = HnswVectorStore(path, dim=dim, readonly=True)
+    missed = [label for label, vector in live.items() if label not in labels_of(store.search(vector, 10))]
+    assert missed == []
+
+
+def labels_of(hits):
+    return [label for label, _ in hits]
