@@ -111,6 +111,17 @@ def test_python_pairs_strip_docstring_and_skip_trivial():
     assert window.startswith("def f(x):\n    y = x * x") and "def g" in window and "square" not in window
 
 
+def test_python_class_pairs_are_optional_and_cut_to_a_window():
+    body = "".join(f"    def m{i}(self):\n        return {i}\n" for i in range(30))
+    src = ('class Cache:\n    """Keep recently used values in memory."""\n    size = 10\n' + body
+           + 'class Empty(Exception):\n    """Raised when the cache has no value."""\n    pass\n')
+    assert list(python_pairs(src)) == []
+    [(query, code, name, _)] = list(python_pairs(src, classes=True))
+    assert (query, name) == ("Keep recently used values in memory.", "Cache")
+    lines = code.split("\n")
+    assert lines[:2] == ["class Cache:", "    size = 10"] and len(lines) == 40 and '"""' not in code
+
+
 def test_js_pairs_take_first_sentence_and_function_body():
     text = ("/**\n * Merge two sorted lists. More text.\n * @param {Array} a\n */\n"
             "function mergeLists(a, b) {\n  if (a) { return '}'; }\n  return b;\n}\nconst x = 1;\n")

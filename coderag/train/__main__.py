@@ -17,7 +17,8 @@ from pathlib import Path
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "models" / "default"
 #: The pinned training list (PyPI wheels and npm packages); training uses these and only these.
 DEFAULT_PACKAGES = Path(__file__).resolve().parent / "packages.json"
-DIMS = 256
+#: Width of the distilled table (PCA of MiniLM's 384-d token outputs; 384 keeps every dimension).
+DIMS = 384
 BASE_CONFIG = {"model_type": "model2vec", "architectures": ["StaticModel"], "tokenizer_name": "all-MiniLM-L6-v2",
                "apply_pca": DIMS, "sif_coefficient": 1e-4, "seq_length": 1000000, "normalize": True,
                "pooling": "mean"}
@@ -28,18 +29,26 @@ def _out_flag(out: Path) -> str:
     return "" if Path(out).resolve() == DEFAULT_OUT else f" --out {out}"
 
 
+def _base_config(dims: int) -> dict:
+    return dict(BASE_CONFIG, apply_pca=dims)
+
+
+def _dims_flag(dims: int) -> str:
+    return "" if dims == DIMS else f" --dims {dims}"
+
+
 def _distill(args: argparse.Namespace) -> int:
     from coderag.train.card import render_card
     from coderag.train.distill import distill_base
     from coderag.train.export import write_model
 
-    model = distill_base(pca_dims=DIMS)
+    model = distill_base(pca_dims=args.dims)
     card = render_card(
         title="coderag default model (distilled, untrained)",
         summary="all-MiniLM-L6-v2 distilled into a static model2vec token table. Not trained on code.",
-        command="python -m coderag.train distill" + _out_flag(args.out),
-        vocab_size=len(model.embedding), dim=DIMS, dtype=args.dtype)
-    digest = write_model(args.out, model.embedding, model.tokenizer, BASE_CONFIG, card, dtype=args.dtype)
+        command="python -m coderag.train distill" + _dims_flag(args.dims) + _out_flag(args.out),
+        vocab_size=len(model.embedding), dim=args.dims, dtype=args.dtype)
+    digest = write_model(args.out, model.embedding, model.tokenizer, _base_config(args.dims), card, dtype=args.dtype)
     print(f"wrote {args.out} ({digest})")
     return 0
 
@@ -52,7 +61,7 @@ def _mine(args: argparse.Namespace) -> dict:
     from coderag.train.sources import load_sources
 
     sources = load_sources(args.packages)
-    per_package = collect(sources, args.cache, fetch=not args.no_download)
+    per_package = collect(sources, args.cache, fetch=not args.no_download, classes=args.classes)
     pairs, stats = build_pairs(per_package, cap=args.cap, leak_filter=LeakFilter(args.exclude_corpus))
     write_pairs(pairs, args.pairs)
     # Kept next to the pairs so that a later 'train' can put them on the model card.
@@ -76,6 +85,9 @@ def _train(args: argparse.Namespace, init: Path, data_stats: dict | None = None)
 
     table, tokenizer, unk_id, _ = load_table(init)
     pairs = read_pairs(args.pairs)
+    if getattr(args, "val_pairs", None):
+        # Compare pair sets (other cap, other miners) on one fixed validation set.
+        pairs = [p for p in pairs if p.split == "train"] + [p for p in read_pairs(args.val_pairs) if p.split == "val"]
     splits = ("train", "val") if args.use_val else ("train",)
     words = []
     if args.code_vocab:
@@ -124,7 +136,7 @@ def _train(args: argparse.Namespace, init: Path, data_stats: dict | None = None)
              "are dropped, at most 2,000 pairs per package (seeded sample). 10% of the packages "
              "(by a seeded hash of the name) form the validation split.",
         training=training, metrics=metrics)
-    digest = write_model(args.out, trained, tokenizer, BASE_CONFIG, card, dtype=args.dtype)
+    digest = write_model(args.out, trained, tokenizer, _base_config(trained.shape[1]), card, dtype=args.dtype)
     print(f"wrote {args.out} ({digest})")
     return 0
 
@@ -135,8 +147,8 @@ def _build(args: argparse.Namespace) -> int:
 
     stats = _mine(args)
     with tempfile.TemporaryDirectory() as tmp:
-        base = distill_base(pca_dims=DIMS)
-        write_model(tmp, base.embedding, base.tokenizer, BASE_CONFIG, "", dtype="float32")
+        base = distill_base(pca_dims=args.dims)
+        write_model(tmp, base.embedding, base.tokenizer, _base_config(args.dims), "", dtype="float32")
         return _train(args, Path(tmp), stats)
 
 
@@ -150,6 +162,9 @@ def _add_mine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude-corpus", action="append", default=[], type=Path,
                    help="evaluation corpus (queries.jsonl + repo/) whose queries and code must not be trained on")
     p.add_argument("--cap", type=int, default=MAX_PAIRS_PER_PACKAGE, help="pairs per package")
+    p.add_argument("--classes", action=argparse.BooleanOptionalAction, default=False,
+                   help="also mine Python class docstrings -> class header and body start "
+                        "(off: it lost on the validation split, see docs/model.md)")
     p.add_argument("--pairs", type=Path, default=Path("pairs.jsonl"), help="pairs file to write")
 
 
@@ -157,9 +172,10 @@ def _add_train_args(p: argparse.ArgumentParser, need_pairs: bool) -> None:
     if need_pairs:
         p.add_argument("--pairs", type=Path, required=True, help="pairs file written by 'mine'")
         p.add_argument("--init", type=Path, default=DEFAULT_OUT, help="model2vec folder to start from")
+        p.add_argument("--val-pairs", type=Path, help="take the validation split from this pairs file instead")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT if not need_pairs else None)
     # Defaults are the shipped recipe (chosen on the validation split, see docs/model.md).
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr", type=float, default=0.02)
     p.add_argument("--schedule", default="linear", choices=["constant", "linear"])
@@ -193,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("distill", help="distil all-MiniLM-L6-v2 into a static model (needs torch)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--dims", type=int, default=DIMS, help="table width (PCA components, at most 384)")
     p.add_argument("--dtype", default="int8", choices=["int8", "float16", "float32"])
     p.set_defaults(func=_distill)
     p = sub.add_parser("mine", help="download the pinned packages and mine (query, code) pairs")
@@ -202,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_train_args(p, need_pairs=True)
     p.set_defaults(func=lambda a: _train(a, a.init))
     p = sub.add_parser("build", help="distil + mine + train: rebuild the shipped model (needs torch)")
+    p.add_argument("--dims", type=int, default=DIMS, help="table width (PCA components, at most 384)")
     _add_mine_args(p)
     _add_train_args(p, need_pairs=False)
     p.set_defaults(func=_build)

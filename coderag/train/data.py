@@ -43,12 +43,12 @@ class Pair:
     window: str = ""
 
 
-def mine_source(source: Source, archive: str | Path) -> list[Pair]:
-    """All pairs of one package archive, in file order."""
+def mine_source(source: Source, archive: str | Path, classes: bool = False) -> list[Pair]:
+    """All pairs of one package archive, in file order (``classes``: Python class docstrings too)."""
     out = []
     for rel, text in iter_files(archive, source.exclude):
         if rel.endswith(".py"):
-            found, lang = python_pairs(text), "python"
+            found, lang = python_pairs(text, classes=classes), "python"
         else:
             found, lang = js_pairs(text), "javascript"
         out.extend(Pair(q, code, source.key, rel, name, lang, window=w) for q, code, name, w in found)
@@ -141,7 +141,7 @@ def build_pairs(per_package: dict[str, list[Pair]], cap: int = MAX_PAIRS_PER_PAC
     return out, stats
 
 
-def collect(sources: list[Source], cache: Path, fetch: bool = True) -> dict[str, list[Pair]]:
+def collect(sources: list[Source], cache: Path, fetch: bool = True, classes: bool = False) -> dict[str, list[Pair]]:
     """Mine every source (downloading missing archives when ``fetch``), keyed by package."""
     from coderag.train.sources import archive_path
 
@@ -150,7 +150,7 @@ def collect(sources: list[Source], cache: Path, fetch: bool = True) -> dict[str,
         archive = download(source, cache) if fetch else archive_path(source, cache)
         if archive is None:
             raise FileNotFoundError(f"{source.key} is not in the cache {cache}; run with downloads enabled")
-        per_package[source.key] = mine_source(source, archive)
+        per_package[source.key] = mine_source(source, archive, classes=classes)
     return per_package
 
 

@@ -99,15 +99,21 @@ def _trivial(body: list[ast.stmt]) -> bool:
             or (isinstance(stmt, ast.Raise) and "NotImplemented" in ast.dump(stmt)))
 
 
-def python_pairs(text: str) -> Iterator[tuple[str, str, str, str]]:
-    """Yield ``(query, code, name, window)`` for each documented, non-trivial function of a module."""
+def python_pairs(text: str, classes: bool = False) -> Iterator[tuple[str, str, str, str]]:
+    """Yield ``(query, code, name, window)`` for each documented, non-trivial function of a module.
+
+    :param classes: documented classes too: their docstring's first sentence -> the class
+        header and the start of its body, at most :data:`WINDOW_LINES` lines (what an index
+        window holding the class shows).
+    """
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return
     lines = text.split("\n")
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef) + ((ast.ClassDef,) if classes else ())
     for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if not isinstance(node, kinds):
             continue
         if node.name.startswith("__") and node.name.endswith("__"):
             continue
@@ -125,6 +131,8 @@ def python_pairs(text: str) -> Iterator[tuple[str, str, str, str]]:
         if d0 <= node.lineno:  # one-line "def f(): '''doc'''" forms
             continue
         kept = lines[start - 1:d0 - 1] + lines[d1:node.end_lineno]
+        if isinstance(node, ast.ClassDef):
+            kept = kept[:WINDOW_LINES]
         if sum(1 for ln in kept if ln.strip()) < MIN_CODE_LINES:
             continue
         yield query, _dedent("\n".join(kept)), node.name, context_window(lines, (d0, d1), start, node.name)
