@@ -32,7 +32,7 @@ def same_vectors(ours: np.ndarray, theirs: np.ndarray) -> None:
 def test_bundled_model_encodes_like_model2vec(max_length, slice_tokens, monkeypatch):
     monkeypatch.setattr(static_encoder, "_SLICE_TOKENS", slice_tokens)
     ours = StaticEncoder.from_folder(DEFAULT_MODEL_DIR)
-    assert ours is not None and ours.dim == 256
+    assert ours is not None and ours.dim == 384
     theirs = StaticModel.from_pretrained(str(DEFAULT_MODEL_DIR))
     texts = TEXTS + [f"word{i} token{i}" for i in range(30)]
     same_vectors(ours.encode(texts, max_length=max_length),

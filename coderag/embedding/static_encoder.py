@@ -20,7 +20,7 @@ import numpy as np
 
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json")
 _SLICE_TOKENS = 1 << 16
-"""Tokens gathered per pooling step: bounds the memory of one step (~16 MB of int8 rows at 256 dims)."""
+"""Tokens gathered per pooling step: bounds the memory of one step (~24 MB of int8 rows at 384 dims)."""
 
 
 class StaticEncoder:
