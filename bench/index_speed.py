@@ -226,6 +226,7 @@ def index(repo: Path, stats: bool = True) -> dict:
         "peak_tree_rss_mb": sampler.peak_rss_mb,
         "peak_tree_pss_mb": sampler.peak_pss_mb,
         "pss_by_process_at_peak_mb": sampler.pss_at_peak,
+        "rss_by_process_at_peak_mb": sampler.rss_at_peak,
         "peak_process_rss_mb": report.get("peak_rss_mb"),
         # The writer's CPU, then each worker's (git subprocesses are too short-lived to show)
         "cpu_by_process_s": [round(sampler.cpu_s.get(proc.pid, 0.0), 1)] + sorted(
@@ -253,6 +254,7 @@ class TreeMemory(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak_rss_mb = self.peak_pss_mb = 0.0
         self.pss_at_peak: list[float] = []  # each process's PSS (MB) when the total peaked
+        self.rss_at_peak: list[tuple[int, str]] = []  # each process's RSS (MB) and name when the total peaked
         self.cpu_s: dict[int, float] = {}  # last seen user+system CPU seconds per process
         self._halt = threading.Event()
         self._pss_every = 5  # PSS makes the kernel walk page tables: sample it less often
@@ -261,7 +263,10 @@ class TreeMemory(threading.Thread):
         tick = 0
         while not self._halt.is_set():
             pids = self._tree()
-            self.peak_rss_mb = max(self.peak_rss_mb, sum(_status_kb(p, "VmRSS") for p in pids) / 1024)
+            rss = [(_status_kb(p, "VmRSS") / 1024, _name(p)) for p in pids]
+            if sum(mb for mb, _ in rss) > self.peak_rss_mb:
+                self.peak_rss_mb = sum(mb for mb, _ in rss)
+                self.rss_at_peak = sorted(((round(mb), name) for mb, name in rss), reverse=True)
             for pid in pids:
                 self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), _cpu_s(pid))
             if tick % self._pss_every == 0:
@@ -308,6 +313,16 @@ def _cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace").rsplit("/", 1)[-1] for a in args[:3] if a]
+    return " ".join(words)
 
 
 def _pss_kb(pid: int) -> int:
