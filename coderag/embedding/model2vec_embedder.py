@@ -104,7 +104,6 @@ def _load_folder(folder: Path):
     read a model card, ~0.2 s of every ``git coderag index`` that a commit
     hook pays for nothing, and building a ``StaticModel`` costs ~0.12 s more.
     """
-
     try:
         return StaticEncoder.from_folder(folder)
     except Exception:  # an unexpected file or library version: the library's own loader decides

@@ -16,8 +16,10 @@ store keeps, per generation:
 A commit writes only the delta and the manifest (O(changes since the last
 compaction)).  When the delta or the tombstones outgrow
 ``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
-folds them into the graph (hnswlib reuses deleted slots, so churn does not
-grow it).  A big batch of additions (a cold index) is folded into the
+folds them into the graph (deleted slots are never reused, since hnswlib's
+reuse leaves some vectors unreachable; a shard whose deleted slots pass half
+its live vectors is rebuilt instead, see :mod:`coderag.stores.hnsw_graphs`,
+so churn grows a graph by at most half).  A big batch of additions (a cold index) is folded into the
 graphs every ``build_batch`` vectors as it arrives, by a background thread
 (hnswlib releases the GIL), instead of being held until the commit: the
 graphs are built while the rest of the update runs, and memory holds one
