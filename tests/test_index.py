@@ -127,3 +127,22 @@ def test_model_change_rebuilds_instead_of_mixing_vectors(sample_repo, tmp_path):
     report = Index.open(sample_repo.root).update()
     assert report.rebuilt_because.startswith("embedder changed")
     assert report.chunks_added > 0
+
+
+def test_searching_loads_neither_the_writer_nor_model2vec(sample_repo):
+    """The search path stays light: `git coderag search` pays for neither the indexer's modules
+    nor the model2vec library (the bundled model is read directly)."""
+    import subprocess
+    import sys
+
+    Index.open(sample_repo.root).update()
+    code = (
+        "import sys\n"
+        "from coderag import Index\n"
+        f"hits = Index.open({str(sample_repo.root)!r}).search('retry with exponential backoff', k=3)\n"
+        "assert hits and hits[0].symbol == 'retry_with_backoff', hits\n"
+        "heavy = ('coderag.indexer', 'coderag.pipeline', 'coderag.parallel', 'model2vec', 'huggingface_hub')\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
