@@ -63,8 +63,8 @@ def load_queries(corpus: Path, limit: int) -> list[dict]:
 
 def symbol_queries(index, limit: int) -> list[dict]:
     """Bare-name lookups whose answer is the only definition of that name (tests excluded)."""
-    from coderag.ranking import is_test_path
-    from coderag.ranking import leaf_name
+    from coderag.search.ranking import is_test_path
+    from coderag.search.ranking import leaf_name
 
     reader = index._open_reader()
     rows = reader.manifest.db.execute(

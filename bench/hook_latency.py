@@ -64,9 +64,9 @@ def timed(command: list[str], cwd: Path, env: dict | None = None, name: str = ""
 
 def wait_idle(repo: Path, timeout: float = 600) -> float:
     """Seconds until the index is at HEAD with no update running or pending."""
-    from coderag.background import wait_until_idle
-    from coderag.gitio import Repo
-    from coderag.storage import IndexLocation
+    from coderag.indexing.background import wait_until_idle
+    from coderag.git.plumbing import Repo
+    from coderag.ondisk.layout import IndexLocation
 
     start = time.perf_counter()
     loc = IndexLocation(Repo.discover(repo).index_dir())

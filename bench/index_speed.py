@@ -159,9 +159,9 @@ def run_embed_only(corpus: Path, scratch: Path, config) -> dict:
     code = r'''
 import json, os, sys, time
 from coderag.config import load_settings
-from coderag.documents import embedding_text
-from coderag.gitio import Repo
-from coderag.pipeline import BatchWorker, prepare_file, skip_reason_for_mode
+from coderag.analysis.documents import embedding_text
+from coderag.git.plumbing import Repo
+from coderag.indexing.file_pipeline import BatchWorker, prepare_file, skip_reason_for_mode
 repo = Repo.discover(sys.argv[1]); settings = load_settings(repo.root)
 worker = BatchWorker(str(repo.root), settings, None)
 entries = [e for e in repo.entries("HEAD").values() if not skip_reason_for_mode(e.mode)]

@@ -27,9 +27,9 @@ ROOT = HERE.parent
 
 def sample_texts(repo: Path, sample: int) -> list[str]:
     from coderag.backends.chunkers import make_code_chunker
-    from coderag.documents import embedding_text
-    from coderag.languages import detect_language
-    from coderag.pipeline import decode_blob
+    from coderag.analysis.documents import embedding_text
+    from coderag.analysis.languages import detect_language
+    from coderag.indexing.file_pipeline import decode_blob
 
     chunker = make_code_chunker()
     paths = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True,

@@ -44,10 +44,10 @@ ROOT = HERE.parent
 def corpus_docs(repo: Path, scale: int) -> list:
     """LexicalDocs for every chunk of ``repo``'s HEAD, repeated ``scale`` times."""
     from coderag.backends.chunkers import make_code_chunker
-    from coderag.documents import lexical_doc
-    from coderag.languages import detect_language
-    from coderag.languages import is_probably_generated
-    from coderag.pipeline import decode_blob
+    from coderag.analysis.documents import lexical_doc
+    from coderag.analysis.languages import detect_language
+    from coderag.analysis.languages import is_probably_generated
+    from coderag.indexing.file_pipeline import decode_blob
     from coderag.protocols import LexicalDoc
 
     chunker = make_code_chunker()
@@ -69,7 +69,7 @@ def corpus_docs(repo: Path, scale: int) -> list:
 
 
 def queries(corpus: Path, limit: int = 200) -> list[list[str]]:
-    from coderag.tokenize import query_tokens
+    from coderag.analysis.tokenize import query_tokens
 
     lines = (corpus / "queries.jsonl").read_text().splitlines()[:limit]
     return [query_tokens(json.loads(line)["query"]) for line in lines]

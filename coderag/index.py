@@ -11,16 +11,16 @@ from coderag.config import load_settings
 from coderag.errors import ConfigError
 from coderag.errors import IndexCorrupt
 from coderag.errors import NoIndex
-from coderag.gitio import STAGED
-from coderag.gitio import Repo
-from coderag.manifest import FORMAT_VERSION
-from coderag.manifest import Manifest
+from coderag.git.plumbing import STAGED
+from coderag.git.plumbing import Repo
+from coderag.ondisk.manifest import FORMAT_VERSION
+from coderag.ondisk.manifest import Manifest
 from coderag.protocols import Hit
-from coderag.storage import MANIFEST_NAME
-from coderag.storage import IndexLocation
+from coderag.ondisk.layout import MANIFEST_NAME
+from coderag.ondisk.layout import IndexLocation
 
 if TYPE_CHECKING:
-    from coderag.indexer import UpdateReport
+    from coderag.indexing.update import UpdateReport
 
 CANDIDATES = 100
 """Candidates taken from each retriever before fusion and re-ranking."""
@@ -54,7 +54,7 @@ class Index:
     def update(self, rev: str = "HEAD", *, staged: bool = False, full: bool = False, wait: bool = True,
                progress=None) -> UpdateReport:
         """Bring the index up to date with ``rev`` (or the staging area); returns what changed."""
-        from coderag.indexer import Updater  # the writer's modules: searching never needs them
+        from coderag.indexing.update import Updater  # the writer's modules: searching never needs them
 
         target = STAGED if staged else rev
         tree = self.repo.staged_tree() if staged else None
@@ -65,10 +65,10 @@ class Index:
     def search(self, query: str, k: int = 10, *, mode: str = "hybrid", path: str | None = None,
                language: str | None = None) -> list[Hit]:
         """Return the ``k`` best :class:`~coderag.protocols.Hit` for ``query``, best first."""
-        from coderag.query import parse_query
-        from coderag.search import Candidates
-        from coderag.search import rank_labels
-        from coderag.search import to_hits
+        from coderag.search.query import parse_query
+        from coderag.search.fusion import Candidates
+        from coderag.search.fusion import rank_labels
+        from coderag.search.fusion import to_hits
 
         if not query or not query.strip():
             raise ConfigError("empty query")
@@ -101,9 +101,9 @@ class Index:
         head = self.repo.resolve("HEAD")
         info: dict[str, Any] = {"repository": str(self.repo.root), "index_dir": str(self.location.root),
                                 "head": head, "indexed": False}
-        from coderag.background import background_state
+        from coderag.indexing.background import background_state
 
-        from coderag.storage import WatchLock
+        from coderag.ondisk.layout import WatchLock
 
         info.update(background_state(self.location))
         info["watch_pid"] = WatchLock(self.location.root).holder()
@@ -206,7 +206,7 @@ class _Reader:
     """A read-only view of one committed generation (manifest + stores)."""
 
     def __init__(self, data_dir: Path, settings: Settings) -> None:
-        from coderag.stores_access import IndexStores
+        from coderag.ondisk.store_pair import IndexStores
 
         self.data_dir = data_dir
         if not data_dir.is_dir():

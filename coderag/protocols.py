@@ -44,7 +44,7 @@ class LexicalDoc:
     """What a lexical store indexes for one chunk.
 
     The text fields are already code-tokenised (space separated, lower case)
-    by :func:`coderag.tokenize.code_tokens`, so stores need only a cheap
+    by :func:`coderag.analysis.tokenize.code_tokens`, so stores need only a cheap
     whitespace analyzer.
     """
 
@@ -202,7 +202,7 @@ class LexicalStore(Protocol):
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to ``k`` ``(label, score)`` pairs, best first.
 
-        ``query_tokens`` come from :func:`coderag.tokenize.query_tokens`
+        ``query_tokens`` come from :func:`coderag.analysis.tokenize.query_tokens`
         (they may repeat).  Scores are positive BM25-style ``float``; a
         document matching more of the query ranks higher.  Unknown tokens, an
         empty query or ``k <= 0`` give ``[]``.

@@ -10,12 +10,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from coderag.background import wait_until_idle
-from coderag.gitio import Repo
-from coderag.gitio import decode_path
-from coderag.manifest import Manifest
-from coderag.storage import MANIFEST_NAME
-from coderag.storage import IndexLocation
+from coderag.indexing.background import wait_until_idle
+from coderag.git.plumbing import Repo
+from coderag.git.plumbing import decode_path
+from coderag.ondisk.manifest import Manifest
+from coderag.ondisk.layout import MANIFEST_NAME
+from coderag.ondisk.layout import IndexLocation
 
 
 def location(root: Path) -> IndexLocation:
@@ -90,9 +90,9 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
     import numpy as np
 
     from coderag.config import load_settings
-    from coderag.documents import lexical_doc
+    from coderag.analysis.documents import lexical_doc
     from coderag.protocols import Chunk
-    from coderag.stores_access import IndexStores
+    from coderag.ondisk.store_pair import IndexStores
 
     current = location(repo.root).current()
     if current is None:

@@ -12,9 +12,9 @@ import pytest
 from indexcheck import check_consistent
 from indexcheck import location
 
-from coderag.gitio import decode_path
-from coderag.manifest import Manifest
-from coderag.storage import MANIFEST_NAME
+from coderag.git.plumbing import decode_path
+from coderag.ondisk.manifest import Manifest
+from coderag.ondisk.layout import MANIFEST_NAME
 
 GIT_CODERAG = str(Path(sys.executable).parent / "git-coderag")
 NON_UTF8_NAME = b"bad\xffname.py".decode("utf-8", "surrogateescape")

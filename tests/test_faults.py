@@ -20,9 +20,9 @@ from indexcheck import tree
 
 from coderag import Index
 from coderag.config import load_settings
-from coderag.gitio import Repo
-from coderag.indexer import Updater
-from coderag.storage import WriteLock
+from coderag.git.plumbing import Repo
+from coderag.indexing.update import Updater
+from coderag.ondisk.layout import WriteLock
 
 # ---------------------------------------------------------------------------
 # kill -9
@@ -69,8 +69,8 @@ KILLS = 50
 def kill_phase(repo, full: bool, before) -> str:
     """Where a killed update was: it left rows of an uncommitted generation (or a new
     data directory) behind = mid-write; nothing = before writing; done = after the commit."""
-    from coderag.manifest import Manifest
-    from coderag.storage import MANIFEST_NAME
+    from coderag.ondisk.manifest import Manifest
+    from coderag.ondisk.layout import MANIFEST_NAME
 
     loc = location(repo.root)
     current = loc.current()
@@ -245,7 +245,7 @@ def test_locks_of_dead_processes_are_not_stale(sample_repo):
     assert sample_repo.coderag("index", "--no-wait").returncode == 0
 
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from pathlib import Path\nfrom coderag.storage import WriteLock\n"
+                               "from pathlib import Path\nfrom coderag.ondisk.layout import WriteLock\n"
                                f"lock = WriteLock(Path({str(loc.root)!r}))\nlock.acquire()\nprint('locked', flush=True)\n"
                                "time.sleep(600)\n"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
@@ -267,7 +267,7 @@ def test_a_killed_background_updater_loses_nothing(sample_repo):
         sample_repo.commit({f"bg{attempt}.py": f"def background_{attempt}():\n    pass\n"})
         assert sample_repo.coderag("index", "--background").returncode == 0
         deadline = time.monotonic() + 30
-        from coderag.storage import RunnerLock
+        from coderag.ondisk.layout import RunnerLock
 
         while (pid := RunnerLock(loc.root).holder()) is None and time.monotonic() < deadline:
             time.sleep(0.01)

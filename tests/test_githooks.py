@@ -11,9 +11,9 @@ import pytest
 from indexcheck import assert_matches_head
 from indexcheck import location
 
-from coderag.githooks import CHAINED_SUFFIX
-from coderag.githooks import HOOK_TYPES
-from coderag.githooks import hook_script
+from coderag.git.hook_installer import CHAINED_SUFFIX
+from coderag.git.hook_installer import HOOK_TYPES
+from coderag.git.hook_installer import hook_script
 
 
 def py(name: str, body: str = "return 1") -> str:
@@ -148,7 +148,7 @@ def test_core_hooks_path_is_honoured(sample_repo):
 
 def test_requests_coalesce_while_an_update_runs(sample_repo):
     """Twenty hook calls during a long update (a rebase) make one updater run twice, not twenty times."""
-    from coderag.storage import WriteLock
+    from coderag.ondisk.layout import WriteLock
 
     sample_repo.coderag("index", check=True)
     sample_repo.commit({"burst.py": py("burst_function")})

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from coderag.languages import detect_language
-from coderag.languages import is_probably_generated
+from coderag.analysis.languages import detect_language
+from coderag.analysis.languages import is_probably_generated
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_not_generated(path, text):
 
 def test_detection_imports_nothing_heavy():
     code = (
-        "import sys, coderag.languages as l; l.detect_language('a.py', 'x'); "
+        "import sys, coderag.analysis.languages as l; l.detect_language('a.py', 'x'); "
         "l.is_probably_generated('a.py', 'x'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tree_sitter', 'numpy', 'whoosh', 'hnswlib', 'model2vec')))"

@@ -2,7 +2,7 @@
 
 Behaviour only; speed is measured by ``bench/index_speed.py``.  Repositories
 are tiny, so tests that need the worker pool lower the inline threshold
-(:data:`coderag.parallel.INLINE_MAX_BYTES`) and the batch size.
+(:data:`coderag.indexing.pool.INLINE_MAX_BYTES`) and the batch size.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from coderag import Index
 from coderag import hookimpl
-from coderag import parallel
+from coderag.indexing import pool
 from coderag import plugins
 from coderag.cli import main
 from coderag.protocols import LexicalDoc
@@ -44,7 +44,7 @@ def python_files(count: int, prefix: str = "pkg") -> dict[str, str]:
 @pytest.fixture
 def pooled(monkeypatch):
     """Make even a tiny repository go through the worker pool (2 workers, 3 files a batch)."""
-    monkeypatch.setattr(parallel, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setattr(pool, "INLINE_MAX_BYTES", 0)
     return {"coderag.workers": "2", "coderag.batchfiles": "3"}
 
 
@@ -74,7 +74,7 @@ def test_batches_are_cut_by_files_and_bytes_and_never_depend_on_workers():
     items = [(f"f{i}.py", f"b{i}") for i in range(10)]
     sizes = {f"b{i}": 100 for i in range(10)}
     sizes["b4"] = 5000  # bigger than a batch: alone in its batch
-    plans = [parallel.plan(items, sizes, workers=w, batch_files=3, batch_bytes=1000) for w in (1, 2, 8)]
+    plans = [pool.plan(items, sizes, workers=w, batch_files=3, batch_bytes=1000) for w in (1, 2, 8)]
     assert [[p for p, _ in batch] for batch in plans[0].batches] == [
         ["f0.py", "f1.py", "f2.py"], ["f3.py"], ["f4.py"], ["f5.py", "f6.py", "f7.py"], ["f8.py", "f9.py"]]
     assert all(p.batches == plans[0].batches for p in plans)
@@ -84,11 +84,11 @@ def test_batches_are_cut_by_files_and_bytes_and_never_depend_on_workers():
 def test_small_jobs_run_inline_and_big_ones_use_at_most_one_worker_per_batch():
     items = [(f"f{i}.py", f"b{i}") for i in range(10)]
     sizes = {f"b{i}": 400_000 for i in range(10)}
-    assert parallel.plan(items[:2], sizes, workers=4).workers == 1  # one batch: a commit hook's handful
-    assert parallel.plan(items, sizes, workers=4, batch_files=4).workers == 3
-    assert parallel.plan(items, sizes, workers=1, batch_files=4).workers == 1
-    assert parallel.plan(items, sizes, batch_files=1).workers == min(parallel.available_cpus(), 10)
-    assert parallel.plan([], {}, workers=4).batches == []
+    assert pool.plan(items[:2], sizes, workers=4).workers == 1  # one batch: a commit hook's handful
+    assert pool.plan(items, sizes, workers=4, batch_files=4).workers == 3
+    assert pool.plan(items, sizes, workers=1, batch_files=4).workers == 1
+    assert pool.plan(items, sizes, batch_files=1).workers == min(pool.available_cpus(), 10)
+    assert pool.plan([], {}, workers=4).batches == []
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def test_size_binary_and_generated_limits_skip_files_with_reasons(make_repo):
 
 
 def test_chunks_are_capped_in_size(make_repo):
-    from coderag.documents import MAX_CHUNK_CHARS
+    from coderag.analysis.documents import MAX_CHUNK_CHARS
 
     repo = make_repo({"long.py": "def long_one():\n" + "".join(f"    v{i} = {i}\n" for i in range(6000))})
     index = Index.open(repo.root)
@@ -294,7 +294,7 @@ def test_a_worker_dying_mid_run_leaves_the_previous_index_intact(make_repo, faul
     del before["vectors"]  # a failed run may leave embeddings in the cache: harmless, and reused later
     repo.commit({**python_files(8, prefix="more"), "more/zz_dies.py": "x = 'exit_bomb'\n"})
     if mode == "pool":
-        with pytest.raises(parallel.WorkerDied):
+        with pytest.raises(pool.WorkerDied):
             index.update()
     else:  # inline the writer itself would die: an exception that nothing catches instead
         monkeypatch.setattr(FaultyBackends.Chunker, "die", staticmethod(sys.exit))
@@ -313,7 +313,7 @@ def test_a_worker_dying_mid_run_leaves_the_previous_index_intact(make_repo, faul
 
 
 def test_progress_bars_show_every_stage_and_stats_are_printed(make_repo, pooled, capsys):
-    from coderag.progress import TerminalProgress
+    from coderag.cli.progress import TerminalProgress
 
     repo = make_repo(python_files(6))
     stream = io.StringIO()

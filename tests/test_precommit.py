@@ -24,7 +24,7 @@ from indexcheck import location
 from indexcheck import staged
 from indexcheck import tree
 
-from coderag.background import wait_until_idle
+from coderag.indexing.background import wait_until_idle
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOOK_TYPES = ("pre-commit", "post-commit", "post-checkout", "post-merge", "post-rewrite")

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from coderag.manifest import ChunkRow
-from coderag.query import parse_query
-from coderag.ranking import definition_match
-from coderag.ranking import is_example_path
-from coderag.ranking import is_stub_path
-from coderag.ranking import is_test_path
-from coderag.ranking import leaf_name
-from coderag.ranking import name_coverage
-from coderag.ranking import prior
-from coderag.ranking import symbol_match
-from coderag.search import DEFAULT_WEIGHTS
-from coderag.search import Candidates
-from coderag.search import rank
+from coderag.ondisk.manifest import ChunkRow
+from coderag.search.query import parse_query
+from coderag.search.ranking import definition_match
+from coderag.search.ranking import is_example_path
+from coderag.search.ranking import is_stub_path
+from coderag.search.ranking import is_test_path
+from coderag.search.ranking import leaf_name
+from coderag.search.ranking import name_coverage
+from coderag.search.ranking import prior
+from coderag.search.ranking import symbol_match
+from coderag.search.fusion import DEFAULT_WEIGHTS
+from coderag.search.fusion import Candidates
+from coderag.search.fusion import rank
 
 
 def row(label: int, path: str, symbol: str = "", start: int = 1, end: int = 5, language: str = "python",

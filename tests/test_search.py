@@ -5,16 +5,16 @@ import random
 
 import pytest
 
-from coderag.documents import lexical_doc
-from coderag.documents import name_tokens
-from coderag.manifest import ChunkRow
+from coderag.analysis.documents import lexical_doc
+from coderag.analysis.documents import name_tokens
+from coderag.ondisk.manifest import ChunkRow
 from coderag.protocols import Chunk
 from coderag.protocols import LexicalDoc
-from coderag.query import parse_query
-from coderag.search import Candidates
-from coderag.search import fuse
-from coderag.search import rank
-from coderag.search import rank_labels
+from coderag.search.query import parse_query
+from coderag.search.fusion import Candidates
+from coderag.search.fusion import fuse
+from coderag.search.fusion import rank
+from coderag.search.fusion import rank_labels
 from coderag.stores.whoosh_store import TEXT_FIELDS
 from coderag.stores.whoosh_store import WhooshLexicalStore
 

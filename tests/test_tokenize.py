@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from coderag.tokenize import STOP_WORDS
-from coderag.tokenize import code_tokens
-from coderag.tokenize import query_tokens
-from coderag.tokenize import split_identifier
-from coderag.tokenize import stem
+from coderag.analysis.tokenize import STOP_WORDS
+from coderag.analysis.tokenize import code_tokens
+from coderag.analysis.tokenize import query_tokens
+from coderag.analysis.tokenize import split_identifier
+from coderag.analysis.tokenize import stem
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from indexcheck import indexed
 from indexcheck import location
 
 from coderag import Index
-from coderag.watch import EventBatcher
-from coderag.watch import Watcher
-from coderag.watch import worktree_entries
+from coderag.indexing.watch import EventBatcher
+from coderag.indexing.watch import Watcher
+from coderag.indexing.watch import worktree_entries
 
 
 def add_all(repo) -> dict[str, str]:

@@ -31,9 +31,6 @@ truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 from typing import Sequence
@@ -42,15 +39,12 @@ import numpy as np
 
 from coderag.errors import ConfigError
 from coderag.errors import IndexCorrupt
-from coderag.stores.atomic import TMP_SUFFIX
-from coderag.stores.atomic import atomic_writer
 from coderag.stores.atomic import write_json_atomic
+from coderag.stores import hnsw_files
+from coderag.stores.hnsw_files import FORMAT
+from coderag.stores.hnsw_files import MANIFEST
 from coderag.stores.hnsw_graphs import GraphShards
 
-FORMAT = "coderag-hnsw/2"
-_READABLE_FORMATS = ("coderag-hnsw/1", FORMAT)  # /1: one graph under "base"
-MANIFEST = "manifest.json"
-_GENERATION_FILE = re.compile(r"^(?:base|delta)-\d{8}[.-]")
 _OPEN_ATTEMPTS = 5
 
 
@@ -158,32 +152,10 @@ class HnswVectorStore:
         raise self._corrupt("the store kept changing while it was being opened")
 
     def _read_manifest(self) -> dict[str, Any] | None:
-        try:
-            raw = (self.directory / MANIFEST).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            if self.directory.is_dir() and any(
-                _GENERATION_FILE.match(n) for n in os.listdir(self.directory)
-            ):
-                raise self._corrupt(f"{MANIFEST} is missing") from None
-            return None
-        try:
-            manifest = json.loads(raw)
-            fmt, dim, space = manifest["format"], manifest["dim"], manifest["space"]
-            int(manifest["generation"])
-        except (ValueError, KeyError, TypeError):
-            raise self._corrupt(f"{MANIFEST} is unreadable") from None
-        if fmt not in _READABLE_FORMATS:
-            raise self._corrupt(f"unknown format {fmt!r}")
-        if dim != self.dim or space != self.space:
-            raise self._corrupt(f"built for {space} vectors of dim {dim}, not {self.space}/{self.dim}")
-        return manifest
+        return hnsw_files.read_manifest(self.directory, self.dim, self.space, self._corrupt)
 
     def _checked(self, entry: dict[str, Any], key: str) -> Path:
-        path = self.directory / entry[key]
-        size = path.stat().st_size  # FileNotFoundError -> retry in _open
-        if size != entry[key + "_bytes"]:
-            raise self._corrupt(f"{path.name} has {size} bytes, expected {entry[key + '_bytes']}")
-        return path
+        return hnsw_files.checked_path(self.directory, entry, key, self._corrupt)
 
     def _load(self, manifest: dict[str, Any] | None) -> None:
         manifest = manifest or {"generation": 0, "bases": [], "delta": None}
@@ -196,17 +168,10 @@ class HnswVectorStore:
         self._pending_count = 0
         self._dirty = False
         try:
-            self._graphs.load_entries(_base_entries(manifest), self._checked)
-            delta = manifest.get("delta")
-            if delta:
-                with np.load(self._checked(delta, "file"), allow_pickle=False) as npz:
-                    self._delta_labels = npz["labels"].astype(np.int64, copy=False)
-                    self._delta_vecs = npz["vectors"].astype(np.float32, copy=False)
-                    self._tombstones = set(npz["tombstones"].tolist())
-                if self._delta_vecs.shape != (delta["count"], self.dim) or len(
-                    self._delta_labels
-                ) != delta["count"]:
-                    raise ValueError("delta shape")
+            self._graphs.load_entries(hnsw_files.base_entries(manifest), self._checked)
+            if manifest.get("delta"):
+                self._delta_labels, self._delta_vecs, self._tombstones = hnsw_files.load_delta(
+                    manifest["delta"], self._checked, self.dim)
         except FileNotFoundError:
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
@@ -372,18 +337,8 @@ class HnswVectorStore:
         self.commit()
 
     def _write_delta(self, generation: int) -> dict[str, Any] | None:
-        if not len(self._delta_labels) and not self._tombstones:
-            return None
-        path = self.directory / f"delta-{generation:08d}.npz"
-        with atomic_writer(path, sync_dir=False) as f:
-            np.savez(
-                f,
-                labels=self._delta_labels,
-                vectors=self._delta_vecs,
-                tombstones=np.array(sorted(self._tombstones), dtype=np.int64),
-            )
-        return {"file": path.name, "file_bytes": path.stat().st_size,
-                "count": len(self._delta_labels), "tombstones": len(self._tombstones)}
+        return hnsw_files.write_delta(self.directory, generation, self._delta_labels, self._delta_vecs,
+                                      self._tombstones)
 
     def _fold_into_graph(self, background: bool = False) -> None:
         """Move the delta and the tombstones into the in-memory graph (nothing is written).
@@ -420,14 +375,7 @@ class HnswVectorStore:
 
     def _collect_garbage(self) -> None:
         """Delete temp files and files of generations the manifest no longer uses."""
-        keep = {MANIFEST}
-        for entry in [*_base_entries(self._manifest), self._manifest["delta"]]:
-            if entry:
-                keep.update(v for k, v in entry.items() if k in ("file", "labels_file"))
-        for name in os.listdir(self.directory):
-            if name not in keep and (name.endswith(TMP_SUFFIX) or _GENERATION_FILE.match(name)):
-                with contextlib.suppress(OSError):
-                    os.unlink(self.directory / name)
+        hnsw_files.collect_garbage(self.directory, self._manifest)
 
     # ----------------------------------------------------------------- close
 
@@ -449,9 +397,3 @@ class HnswVectorStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def _base_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The graph shards a manifest names (format 1 had a single ``base``)."""
-    if "bases" in manifest:
-        return list(manifest["bases"])
-    return [manifest["base"]] if manifest.get("base") else []

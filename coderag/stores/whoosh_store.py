@@ -1,6 +1,6 @@
 """The builtin ``whoosh`` lexical store: BM25F over pre-tokenised code fields.
 
-Documents arrive already tokenised by :func:`coderag.tokenize.code_tokens`
+Documents arrive already tokenised by :func:`coderag.analysis.tokenize.code_tokens`
 (space separated), so the text fields count ``str.split()`` tokens directly
 (:class:`CodeTokensField`) instead of running a Whoosh analyzer, and store
 nothing but the label.

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
-from coderag.gitio import REGULAR_MODES
-from coderag.gitio import SUBMODULE_MODE
-from coderag.gitio import SYMLINK_MODE
+from coderag.git.plumbing import REGULAR_MODES
+from coderag.git.plumbing import SUBMODULE_MODE
+from coderag.git.plumbing import SYMLINK_MODE
 from coderag.protocols import Chunk
-from coderag.documents import embedding_text
-from coderag.documents import lexical_doc
-from coderag.documents import text_hash
+from coderag.analysis.documents import embedding_text
+from coderag.analysis.documents import lexical_doc
+from coderag.analysis.documents import text_hash
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
 BINARY_SNIFF_BYTES = 8000
@@ -72,8 +72,8 @@ def decode_blob(data: bytes, max_bytes: int) -> tuple[str | None, str]:
 
 def prepare_file(path: str, blob: str, data: bytes, chunker, max_bytes: int) -> PreparedFile:
     """Decode and chunk one file; never raises for bad content."""
-    from coderag.languages import detect_language
-    from coderag.languages import is_probably_generated
+    from coderag.analysis.languages import detect_language
+    from coderag.analysis.languages import is_probably_generated
 
     text, reason = decode_blob(data, max_bytes)
     language = detect_language(path, text[:200] if text else None)
@@ -127,7 +127,7 @@ class BatchWorker:
     """
 
     def __init__(self, repo_root: str, settings, manifest_path: str | None) -> None:
-        from coderag.gitio import Repo
+        from coderag.git.plumbing import Repo
         from coderag.plugins import create_backend
 
         self.repo = Repo.discover(repo_root)
@@ -150,7 +150,7 @@ class BatchWorker:
         if self._cache is None:
             from pathlib import Path
 
-            from coderag.manifest import Manifest
+            from coderag.ondisk.manifest import Manifest
 
             try:
                 self._cache = Manifest(Path(self.manifest_path), readonly=True)
@@ -164,7 +164,7 @@ class BatchWorker:
 
         import numpy as np
 
-        from coderag.manifest import compress
+        from coderag.ondisk.manifest import compress
 
         seconds = {"read": 0.0, "chunk": 0.0, "tokenize": 0.0, "embed": 0.0}
         t0 = time.perf_counter()

@@ -2,12 +2,12 @@
 
 Both are search-quality levers (what context helps a chunk be found), kept in
 one place so they can be measured and tuned together.  The query side
-(:mod:`coderag.query`) tokenises with the same rules, so both always agree.
+(:mod:`coderag.search.query`) tokenises with the same rules, so both always agree.
 
 Keyword documents (measured on the public evaluation corpus, see
 ``docs/benchmarks.md``):
 
-* every field is stemmed (:func:`coderag.tokenize.stem`), so "parses the
+* every field is stemmed (:func:`coderag.analysis.tokenize.stem`), so "parses the
   headers" meets ``parse_header``: +0.04 MRR@10 over unstemmed tokens;
 * in ``symbol`` and ``path`` a whole name that is an English stop word is
   kept (lodash's ``every`` and ``without`` are only findable by name).
@@ -53,10 +53,10 @@ def text_hash(text: str) -> bytes:
 
 @lru_cache(maxsize=1 << 16)
 def _name_word_tokens(word: str) -> tuple[str, ...]:
-    from coderag.tokenize import MAX_WORD
-    from coderag.tokenize import STOP_WORDS
-    from coderag.tokenize import code_tokens
-    from coderag.tokenize import stem
+    from coderag.analysis.tokenize import MAX_WORD
+    from coderag.analysis.tokenize import STOP_WORDS
+    from coderag.analysis.tokenize import code_tokens
+    from coderag.analysis.tokenize import stem
 
     tokens = code_tokens(word, stem=STEM)
     whole = word.replace("_", "").lower()
@@ -67,7 +67,7 @@ def _name_word_tokens(word: str) -> tuple[str, ...]:
 
 
 def name_tokens(text: str) -> list[str]:
-    """Tokens of a name field (symbol or path): :func:`~coderag.tokenize.code_tokens`
+    """Tokens of a name field (symbol or path): :func:`~coderag.analysis.tokenize.code_tokens`
     with stemming, except that a whole name that is a stop word is kept."""
     out: list[str] = []
     for word in _NAME_WORD.findall(text):
@@ -77,7 +77,7 @@ def name_tokens(text: str) -> list[str]:
 
 def body_tokens(text: str) -> list[str]:
     """Tokens of code and prose (the ``body`` field)."""
-    from coderag.tokenize import code_tokens
+    from coderag.analysis.tokenize import code_tokens
 
     return code_tokens(text, stem=STEM)
 

@@ -1,15 +1,7 @@
-"""``git coderag``: the command line (installed as the ``git-coderag`` script).
-
-Every expected failure prints one line, ``coderag: error: ...``, and exits
-non-zero; tracebacks are for bugs only.
-"""
+"""The ``git coderag`` argument parser: every command and flag, in one place."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-from typing import Sequence
 
 from coderag import __version__
 
@@ -74,38 +66,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="update the index as files change in the work tree")
     p.add_argument("--quiet", "-q", action="store_true")
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``git coderag``; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    from coderag.errors import CoderagError
-
-    try:
-        from coderag import commands
-
-        handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
-        return handler(args)
-    except CoderagError as exc:
-        print(f"coderag: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("coderag: interrupted; the index is unchanged", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `git coderag search ... | head`: the reader went away; not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
-def print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=1, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

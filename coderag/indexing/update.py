@@ -1,6 +1,6 @@
 """One update of the index: from what the manifest holds to what git holds.
 
-The update is all-or-nothing (see :mod:`coderag.manifest` for the generation
+The update is all-or-nothing (see :mod:`coderag.ondisk.manifest` for the generation
 scheme): rows of the new generation and store additions are written first,
 the stores commit, and one small SQLite transaction then makes the new
 generation the committed one.
@@ -18,25 +18,25 @@ from typing import Iterator
 
 import numpy as np
 
-from coderag import parallel
+from coderag.indexing import pool
 from coderag.config import Settings
-from coderag.documents import DOCUMENTS_VERSION
+from coderag.analysis.documents import DOCUMENTS_VERSION
 from coderag.errors import CoderagError
 from coderag.errors import IndexCorrupt
-from coderag.gitio import STAGED
-from coderag.gitio import Entry
-from coderag.gitio import Repo
-from coderag.manifest import FORMAT_VERSION
-from coderag.manifest import FileRow
-from coderag.manifest import Manifest
-from coderag.pipeline import BatchResult
-from coderag.pipeline import BatchWorker
-from coderag.pipeline import PreparedFile
-from coderag.pipeline import skip_reason_for_mode
-from coderag.storage import MANIFEST_NAME
-from coderag.storage import IndexLocation
-from coderag.storage import WriteLock
-from coderag.stores_access import IndexStores
+from coderag.git.plumbing import STAGED
+from coderag.git.plumbing import Entry
+from coderag.git.plumbing import Repo
+from coderag.ondisk.manifest import FORMAT_VERSION
+from coderag.ondisk.manifest import FileRow
+from coderag.ondisk.manifest import Manifest
+from coderag.indexing.file_pipeline import BatchResult
+from coderag.indexing.file_pipeline import BatchWorker
+from coderag.indexing.file_pipeline import PreparedFile
+from coderag.indexing.file_pipeline import skip_reason_for_mode
+from coderag.ondisk.layout import MANIFEST_NAME
+from coderag.ondisk.layout import IndexLocation
+from coderag.ondisk.layout import WriteLock
+from coderag.ondisk.store_pair import IndexStores
 
 ERROR_EXAMPLES = 10
 
@@ -234,7 +234,7 @@ class Updater:
         if fresh:
             self.location.switch(data_dir)
         report.seconds["total"] = time.perf_counter() - started
-        report.cpu_seconds, peak = parallel.resource_usage()
+        report.cpu_seconds, peak = pool.resource_usage()
         report.peak_rss_mb.update(peak)
         return report
 
@@ -308,14 +308,14 @@ class Updater:
             else:
                 readable.append((entry.path, entry.blob))
         manifest.commit_if_open()
-        pool_plan = parallel.plan(readable, sizes, self.settings.workers, self.settings.batch_files)
+        pool_plan = pool.plan(readable, sizes, self.settings.workers, self.settings.batch_files)
         report.workers = pool_plan.workers
         total = len(readable)
         done = 0
         self.progress("files", 0, total)
         next_label = manifest.next_label()
         chunks = embedded = 0
-        for result in parallel.run(pool_plan, worker, worker.manifest_path):
+        for result in pool.run(pool_plan, worker, worker.manifest_path):
             done += len(result.files)
             chunks += len(result.rows)
             embedded += len(result.new_vectors)

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from coderag.errors import CoderagError
-from coderag.gitio import Repo
+from coderag.git.plumbing import Repo
 
 HOOK_TYPES = ("post-commit", "post-checkout", "post-merge", "post-rewrite")
 MARKER = "# coderag-hook: managed by `git coderag install-hooks`"

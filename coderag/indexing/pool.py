@@ -84,9 +84,9 @@ def plan(items: Sequence[tuple[str, str]], sizes: dict[str, int], workers: int =
 
 
 def run(pool_plan: PoolPlan, worker, manifest_path: str | None) -> Iterator:
-    """Yield one :class:`coderag.pipeline.BatchResult` per batch, in batch order.
+    """Yield one :class:`coderag.indexing.file_pipeline.BatchResult` per batch, in batch order.
 
-    ``worker`` is the writer's own :class:`coderag.pipeline.BatchWorker`: it
+    ``worker`` is the writer's own :class:`coderag.indexing.file_pipeline.BatchWorker`: it
     runs the batches itself when the plan says one worker, and is inherited
     by forked workers otherwise.  An exception raised in a worker is raised
     here, and the pool is torn down (the caller's update then rolls back).
@@ -109,21 +109,21 @@ _inherited = None
 def _init_forked(manifest_path: str | None) -> None:
     """Pool initializer (fork): reuse the inherited worker, never the writer's open files."""
     _prepare_child()
-    from coderag import pipeline
+    from coderag.indexing import file_pipeline
 
     worker = _inherited
     assert worker is not None
     worker._cache = None  # an SQLite connection must not cross a fork: open our own
     worker.use_manifest(manifest_path)
-    pipeline._worker = worker
+    file_pipeline._worker = worker
 
 
 def _init_spawned(repo_root: str, settings, manifest_path: str | None) -> None:
     """Pool initializer where ``fork`` is unavailable: build a worker from scratch."""
     _prepare_child()
-    from coderag import pipeline
+    from coderag.indexing import file_pipeline
 
-    pipeline.init_worker(repo_root, settings, manifest_path)
+    file_pipeline.init_worker(repo_root, settings, manifest_path)
 
 
 def _prepare_child() -> None:
@@ -134,9 +134,9 @@ def _prepare_child() -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     # Ctrl-C reaches the whole process group: the writer alone decides to stop (and tears the pool down).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from coderag import pipeline
+    from coderag.indexing import file_pipeline
 
-    die_with_parent = getattr(pipeline, "_die_with_parent", None)
+    die_with_parent = getattr(file_pipeline, "_die_with_parent", None)
     if die_with_parent is not None:
         die_with_parent()
 
@@ -148,9 +148,9 @@ def _run_batch(items: list[tuple[str, str]]):
     glibc keeps the pages; without trimming, each worker's memory settles at
     the high-water mark of its largest batch.
     """
-    from coderag import pipeline
+    from coderag.indexing import file_pipeline
 
-    result = pipeline.run_batch(items)
+    result = file_pipeline.run_batch(items)
     _trim_heap()
     result.peak_rss_mb = _peak_rss_mb()
     return result

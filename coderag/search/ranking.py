@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from coderag.query import Query
-from coderag.query import name_key
-from coderag.query import name_terms
+from coderag.search.query import Query
+from coderag.search.query import name_key
+from coderag.search.query import name_terms
 
 _SEPARATORS = re.compile(r"\.|::|#|->")
 

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from coderag.documents import body_tokens
-from coderag.documents import name_tokens
-from coderag.tokenize import STOP_WORDS
-from coderag.tokenize import split_identifier
-from coderag.tokenize import stem
+from coderag.analysis.documents import body_tokens
+from coderag.analysis.documents import name_tokens
+from coderag.analysis.tokenize import STOP_WORDS
+from coderag.analysis.tokenize import split_identifier
+from coderag.analysis.tokenize import stem
 
 __all__ = ["Query", "parse_query", "name_terms", "ABBREVIATIONS"]
 

@@ -29,14 +29,14 @@ import traceback
 from typing import Callable
 
 from coderag.errors import CoderagError
-from coderag.gitio import STAGED
-from coderag.gitio import Repo
-from coderag.storage import FileLock
-from coderag.storage import IndexLocation
-from coderag.storage import RunnerLock
-from coderag.storage import UpdateRequest
-from coderag.storage import WatchLock
-from coderag.storage import WriteLock
+from coderag.git.plumbing import STAGED
+from coderag.git.plumbing import Repo
+from coderag.ondisk.layout import FileLock
+from coderag.ondisk.layout import IndexLocation
+from coderag.ondisk.layout import RunnerLock
+from coderag.ondisk.layout import UpdateRequest
+from coderag.ondisk.layout import WatchLock
+from coderag.ondisk.layout import WriteLock
 
 LOST_REQUEST_GRACE = 2.0
 """Seconds a waiter tolerates a request that no updater has taken (one is just starting)."""
@@ -75,7 +75,7 @@ def _spawn_updater(repo: Repo, location: IndexLocation, runner: FileLock) -> Non
         env["GIT_WORK_TREE"] = str(repo.root)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     # -P: never import from the working directory (a bare repository's index dir is named "coderag").
-    command = [sys.executable, "-P", "-m", "coderag.background", str(repo.root), str(runner.fileno)]
+    command = [sys.executable, "-P", "-m", "coderag.indexing.background", str(repo.root), str(runner.fileno)]
     with location.open_log() as log:
         # Output goes to the log, never to the hook's pipes: git (and pre-commit)
         # would otherwise wait for the updater to close them.
@@ -130,8 +130,8 @@ def run_one(repo: Repo, location: IndexLocation, request: UpdateRequest) -> dict
 
 def _update(repo: Repo, request: UpdateRequest) -> dict:
     from coderag.config import load_settings
-    from coderag.gitio import parse_staged
-    from coderag.indexer import Updater
+    from coderag.git.plumbing import parse_staged
+    from coderag.indexing.update import Updater
 
     entries = parse_staged(request.snapshot) if request.target == STAGED else None
     report = Updater(repo, load_settings(repo.root)).run(request.target, full=request.full, wait=True,

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Callable
 
 from coderag.errors import CoderagError
-from coderag.gitio import SYMLINK_MODE
-from coderag.gitio import Entry
-from coderag.gitio import Repo
-from coderag.gitio import decode_path
-from coderag.gitio import parse_staged
-from coderag.storage import WatchLock
+from coderag.git.plumbing import SYMLINK_MODE
+from coderag.git.plumbing import Entry
+from coderag.git.plumbing import Repo
+from coderag.git.plumbing import decode_path
+from coderag.git.plumbing import parse_staged
+from coderag.ondisk.layout import WatchLock
 
 WORKTREE = ":worktree"
 """Pseudo-target recorded in the index for a work-tree view."""
@@ -182,7 +182,7 @@ class Watcher:
     # -- updates --------------------------------------------------------------
     def update(self) -> None:
         from coderag.config import load_settings
-        from coderag.indexer import Updater
+        from coderag.indexing.update import Updater
 
         if self._updater is None:
             self._updater = Updater(self.repo, load_settings(self.repo.root))

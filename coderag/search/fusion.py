@@ -3,7 +3,7 @@
 Both retrievers return candidate labels with scores on their own scales.
 Each list is min-max scaled per query and the two are added with weights
 (:func:`fuse`); the result is then adjusted by the code-aware signals of
-:mod:`coderag.ranking`, read from the manifest rows:
+:mod:`coderag.search.ranking`, read from the manifest rows:
 
     score = prior(path) * (fused + symbol match or name words)
 
@@ -18,15 +18,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-from coderag.manifest import ChunkRow
+from coderag.ondisk.manifest import ChunkRow
 from coderag.protocols import Hit
-from coderag.query import Query
-from coderag.query import parse_query
-from coderag.ranking import definition_match
-from coderag.ranking import is_test_path
-from coderag.ranking import name_coverage
-from coderag.ranking import prior
-from coderag.ranking import symbol_match
+from coderag.search.query import Query
+from coderag.search.query import parse_query
+from coderag.search.ranking import definition_match
+from coderag.search.ranking import is_test_path
+from coderag.search.ranking import name_coverage
+from coderag.search.ranking import prior
+from coderag.search.ranking import symbol_match
 
 __all__ = ["MODES", "DEFAULT_WEIGHTS", "Candidates", "fuse", "is_identifier_query", "is_test_path",
            "matches_filters", "rank", "rank_labels", "to_hits"]

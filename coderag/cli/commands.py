@@ -1,11 +1,11 @@
-"""The handlers behind each ``git coderag`` command (argument parsing is in :mod:`coderag.cli`)."""
+"""The handlers behind each ``git coderag`` command (argument parsing is in :mod:`coderag.cli.parser`)."""
 from __future__ import annotations
 
 import sys
 import time
 from argparse import Namespace
 
-from coderag.cli import print_json
+from coderag.cli.output import print_json
 from coderag.errors import CoderagError
 
 
@@ -22,7 +22,7 @@ def cmd_index(args: Namespace) -> int:
     index = _open_index(args)
     progress = None
     if not (args.quiet or args.json) and sys.stderr.isatty():
-        from coderag.progress import TerminalProgress
+        from coderag.cli.progress import TerminalProgress
 
         progress = TerminalProgress()
     try:
@@ -84,13 +84,13 @@ def _request_background(args: Namespace) -> int:
     stderr and recorded for ``status``, and the exit status stays 0, so a
     pre-commit hook never blocks a commit.
     """
-    from coderag.background import request_update
-    from coderag.gitio import Repo
+    from coderag.indexing.background import request_update
+    from coderag.git.plumbing import Repo
 
     location = None
     try:
         repo = Repo.discover(args.directory)
-        from coderag.storage import IndexLocation
+        from coderag.ondisk.layout import IndexLocation
 
         location = IndexLocation(repo.index_dir())
         outcome = request_update(repo, args.rev, staged=args.staged, full=args.full)
@@ -140,7 +140,7 @@ def _snippet(text: str, lines: int = 4, width: int = 110) -> list[str]:
 
 
 def _freshness(index) -> dict:
-    from coderag.background import background_state
+    from coderag.indexing.background import background_state
 
     commit = index.indexed_commit
     head = index.repo.resolve("HEAD")
@@ -150,13 +150,13 @@ def _freshness(index) -> dict:
 
 
 def _wait_for_update(index, timeout: float = 600) -> None:
-    from coderag.background import wait_until_idle
+    from coderag.indexing.background import wait_until_idle
     from coderag.errors import IndexBusy
 
     def is_stale() -> bool:
         from coderag.index import behind_head
-        from coderag.manifest import Manifest
-        from coderag.storage import MANIFEST_NAME
+        from coderag.ondisk.manifest import Manifest
+        from coderag.ondisk.layout import MANIFEST_NAME
 
         current = index.location.current()
         if current is None:
@@ -215,7 +215,7 @@ def cmd_plugins(args: Namespace) -> int:
     selected: dict[str, str] = {}
     try:  # inside a repository its git config filters plugins and selects backends
         from coderag.config import load_settings
-        from coderag.gitio import Repo
+        from coderag.git.plumbing import Repo
 
         selected = load_settings(Repo.discover(args.directory).root).backends
     except CoderagError:
@@ -245,7 +245,7 @@ def cmd_plugins(args: Namespace) -> int:
 
 
 def cmd_install_hooks(args: Namespace) -> int:
-    from coderag.githooks import install_hooks
+    from coderag.git.hook_installer import install_hooks
 
     index = _open_index(args)
     for line in install_hooks(index.repo, force=args.force):
@@ -254,7 +254,7 @@ def cmd_install_hooks(args: Namespace) -> int:
 
 
 def cmd_uninstall_hooks(args: Namespace) -> int:
-    from coderag.githooks import uninstall_hooks
+    from coderag.git.hook_installer import uninstall_hooks
 
     index = _open_index(args)
     for line in uninstall_hooks(index.repo):
@@ -264,7 +264,7 @@ def cmd_uninstall_hooks(args: Namespace) -> int:
 
 def cmd_watch(args: Namespace) -> int:
     try:
-        from coderag.watch import watch
+        from coderag.indexing.watch import watch
     except ImportError as exc:
         raise CoderagError(f"watch mode is unavailable: {exc}") from None
     return watch(_open_index(args), quiet=args.quiet)
