@@ -38,8 +38,8 @@ RANKS = {
     # the Python API
     "coderag.index": 5,
     # the faces and tools on top
-    "coderag.cli": 6, "coderag.testing": 6, "coderag.train": 6,
-    "coderag.__main__": 7,  # `python -m coderag` runs the command line
+    "coderag.cli": 7, "coderag.mcp": 6, "coderag.testing": 6, "coderag.train": 6,
+    "coderag.__main__": 8,  # `python -m coderag` runs the command line
 }
 # ``coderag/__init__.py`` is the public facade: it re-exports the API through a
 # module ``__getattr__`` (nothing is imported until asked for), and every module

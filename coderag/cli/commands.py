@@ -268,3 +268,10 @@ def cmd_watch(args: Namespace) -> int:
     except ImportError as exc:
         raise CoderagError(f"watch mode is unavailable: {exc}") from None
     return watch(_open_index(args), quiet=args.quiet)
+
+
+def cmd_mcp(args: Namespace) -> int:
+    from coderag.mcp.server import serve
+
+    serve(args.directory, http=args.http)
+    return 0

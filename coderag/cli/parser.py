@@ -13,6 +13,7 @@ EPILOG = """commands:
   uninstall-hooks  remove coderag's git hooks (chained hooks are restored)
   plugins          installed backends and the plugins that provide them
   watch            keep the index current while you edit (working tree)
+  mcp              an MCP server for coding agents (stdio, or --http HOST:PORT)
 
 configuration (git config): coderag.chunker, coderag.embedder, coderag.vectorstore,
 coderag.lexicalstore (backend names), coderag.<kind>.<option> (backend options, e.g.
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plugins", help="list plugins and the backends they provide")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("mcp", help="serve coding agents over the Model Context Protocol (stdio)")
+    p.add_argument("--http", metavar="HOST:PORT",
+                   help="serve streamable HTTP on this address instead of stdio (e.g. 127.0.0.1:8765)")
 
     p = sub.add_parser("watch", help="update the index as files change in the work tree")
     p.add_argument("--quiet", "-q", action="store_true")

@@ -179,6 +179,32 @@ class Manifest:
                 out[row[0]] = ChunkRow(*row[:8], text)
         return out
 
+    def find_symbol(self, name: str, generation: int, k: int) -> list[dict]:
+        """Up to ``k`` live definitions named ``name``, best tier first.
+
+        Tiers: the symbol or its last dotted part equals ``name``; the same,
+        ignoring case; ``name`` is a part of the symbol (ignoring case).
+        """
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT path, start_line, end_line, language, symbol, kind FROM chunks "
+            "WHERE symbol LIKE ? ESCAPE '\\' AND symbol != '' AND born <= ? AND (died IS NULL OR died > ?) "
+            "LIMIT 5000", (pattern, generation, generation)).fetchall()
+        lowered = name.lower()
+
+        def tier(symbol: str) -> int:
+            leaf = symbol.rsplit(".", 1)[-1]
+            if name in (symbol, leaf):
+                return 0
+            if lowered in (symbol.lower(), leaf.lower()):
+                return 1
+            return 2
+
+        ranked = sorted(rows, key=lambda r: (tier(r[4]), len(r[4]), r[0], r[1]))
+        keys = ("path", "start_line", "end_line", "language", "symbol", "kind")
+        return [{**dict(zip(keys, r)), "match": ("exact", "case-insensitive", "sub-token")[tier(r[4])]}
+                for r in ranked[:k]]
+
     def live_chunk_count(self, generation: int | None = None) -> int:
         """Number of chunks live at ``generation`` (default: the committed one)."""
         gen = self.generation if generation is None else generation
