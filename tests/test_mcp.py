@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from contextlib import asynccontextmanager
 
 import pytest
@@ -179,3 +180,24 @@ def test_streamable_http_on_loopback(indexed):
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_the_readme_stdio_config_starts_a_working_server(indexed):
+    # The snippet users paste into their client's config, run as a client would run it.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [json.loads(b.split("```", 1)[0]) for b in readme.split("```json\n")[1:]]
+    entry = next(b["mcpServers"]["coderag"] for b in blocks if "mcpServers" in b)
+    args = [str(indexed.root) if a == "/path/to/repo" else a for a in entry["args"]]
+    bin_dir = str(Path(sys.executable).parent)  # where the git-coderag console script is installed
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+
+    async def run():
+        params = StdioServerParameters(command=entry["command"], args=args, env=env)
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                found = answer(await session.call_tool("search", {"query": "retry with exponential backoff"}))
+                assert found["results"][0]["symbol"] == "retry_with_backoff"
+
+    asyncio.run(run())
+    assert any("url" in b.get("servers", {}).get("coderag", {}) for b in blocks)

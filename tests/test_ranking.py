@@ -105,6 +105,21 @@ def test_definition_match_ignores_usages(name, text):
     assert definition_match(parse_query(name), text) == 0.0
 
 
+@pytest.mark.parametrize("text", [
+    "def parse(s):\n    return s",                      # the name on the first line
+    "x = 1\nparse = make()",                            # on the last line, no newline after it
+    "y = parse(s)\nz = parse(t)\ndef parse(s):\n  pass",  # usages before the definition
+    "parser = 1\n  reparse()\nparse_all = 2",           # the name only inside longer words
+    "int x = parse(s);\n",
+    "",
+])
+def test_definition_match_only_searches_lines_naming_it_and_finds_what_the_whole_text_would(text):
+    # The line-by-line search is a speed-up of one whole-text pattern search: they must agree.
+    from coderag.search.ranking import _definition_pattern
+    whole = 1.0 if _definition_pattern("parse").search(text) else 0.0
+    assert definition_match(parse_query("parse"), text) == whole
+
+
 def test_definition_found_in_a_window_without_symbol():
     # Languages without a grammar are indexed as line windows: no parsed symbol to match.
     rows = [ChunkRow(1, "app/views.rb", "b", 1, 40, "ruby", "", "window", "r = APIRouter.new\nr.get('/')"),

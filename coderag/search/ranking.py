@@ -105,7 +105,20 @@ def definition_match(query: Query, text: str) -> float:
     """
     if not query.spellings or not text:
         return 0.0
-    return 1.0 if _definition_pattern(query.spellings[0]).search(text) else 0.0
+    name = query.spellings[0]
+    pattern = _definition_pattern(name)
+    # Every alternative of the pattern lies within one line and spells the name, so only the lines
+    # holding the name are searched: the pattern's optional modifier runs backtrack at every line
+    # start, which made this the most expensive step of a bare-name search.
+    start = text.find(name)
+    while start != -1:
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end == -1 else line_end
+        if pattern.search(text, line_start, line_end):
+            return 1.0
+        start = text.find(name, line_end)
+    return 0.0
 
 
 def name_coverage(query: Query, symbol: str) -> float:
