@@ -32,3 +32,32 @@ class ConfigError(CoderagError):
 
 class PluginError(CoderagError):
     """A plugin failed to load or its factory raised."""
+
+
+class EmbedderUnavailable(CoderagError):
+    """The embedding service cannot be used at all (refused, unauthorised, not an embedding API).
+
+    Unlike a transient failure, retrying file by file would not help: the update stops and
+    the index is left as it was.
+    """
+
+
+class EmbedderChanged(CoderagError):
+    """The embedding service now answers with another model or vector size than the index holds."""
+
+
+class PartialEmbedding(CoderagError):
+    """Some texts of a batch could not be embedded (the service kept failing after retries).
+
+    ``vectors`` holds a row for every text (zeros where it failed); ``failed`` the
+    indexes of the texts that failed.  The files those texts belong to are
+    recorded as errors and retried by the next update; the rest of the batch lands.
+    """
+
+    def __init__(self, message: str, vectors=None, failed: frozenset[int] = frozenset()) -> None:
+        super().__init__(message)
+        self.vectors = vectors
+        self.failed = frozenset(failed)
+
+    def __reduce__(self):  # crosses from a worker process to the writer
+        return (type(self), (str(self), self.vectors, self.failed))

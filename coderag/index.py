@@ -84,7 +84,11 @@ class Index:
             lexical = reader.stores.lexical.search(tokens, pool) if tokens else []
         # A bare identifier is a keyword lookup: skip the model (and its load time) in hybrid mode.
         if mode == "semantic" or (mode == "hybrid" and not parsed.is_symbol):
-            vector = self._query_embedder().embed_query(query)
+            embedder = self._query_embedder()
+            resume = getattr(embedder, "resume", None)
+            if resume is not None:  # a service embedder checks its answers against what the index holds
+                resume(reader.meta)
+            vector = embedder.embed_query(query)
             semantic = reader.stores.vectors.search(vector, pool)
         labels = list(dict.fromkeys([label for label, _ in lexical] + [label for label, _ in semantic]))
         # Sentences rank on metadata only (the k winners' text is read last); a bare symbol also

@@ -8,13 +8,17 @@ and ``--json`` pass none, so they print nothing.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 from typing import TextIO
 
-STAGES = ("files", "chunks", "embeddings", "storage")
+STAGES = ("files", "chunks", "embeddings", "requests", "storage")
 """Bars from top to bottom: files read and chunked, chunks made, chunks embedded
-(the rest came from the embedding cache), chunks written to the stores."""
-UNITS = {"files": "file", "chunks": "chunk", "embeddings": "vec", "storage": "chunk"}
+(the rest came from the embedding cache), requests to an embedding service (only
+for an embedder that calls one), chunks written to the stores."""
+UNITS = {"files": "file", "chunks": "chunk", "embeddings": "vec", "requests": "req", "storage": "chunk"}
+SERVICE_NOTES = ("in_flight", "retries", "tokens")
+"""Counters shown beside the requests bar: requests running now, retries so far, tokens sent."""
 
 
 class TerminalProgress:
@@ -30,8 +34,18 @@ class TerminalProgress:
         self.stream = stream if stream is not None else sys.stderr
         self._bars: dict[str, Any] = {}
         self._chunks = 0
+        self._notes: dict[str, int] = {}
+        self._started = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage in SERVICE_NOTES:
+            self._notes[stage] = done
+            return
+        if stage == "requests":
+            rate = self._notes.get("tokens", 0) / max(time.monotonic() - self._started, 1e-3)
+            self._bar("requests", 0).set_postfix_str(
+                f"{self._notes.get('in_flight', 0)} in flight, {self._notes.get('retries', 0)} retries, "
+                f"{rate / 1000:.1f}k tok/s", refresh=False)
         if stage == "commit":
             bar = self._bar("storage", self._chunks)
             bar.set_postfix_str("committing" if done < total else "committed", refresh=True)

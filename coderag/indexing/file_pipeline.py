@@ -12,6 +12,8 @@ from dataclasses import field
 from coderag.git.plumbing import REGULAR_MODES
 from coderag.git.plumbing import SUBMODULE_MODE
 from coderag.git.plumbing import SYMLINK_MODE
+from coderag.errors import CoderagError
+from coderag.errors import PartialEmbedding
 from coderag.protocols import Chunk
 from coderag.analysis.documents import embedding_text
 from coderag.analysis.documents import lexical_doc
@@ -117,6 +119,8 @@ class BatchResult:
     bytes_read: int = 0
     peak_rss_mb: float = 0.0
     """The worker process's peak resident memory so far (0 when run in the writer)."""
+    service: dict[str, int] = field(default_factory=dict)
+    """Requests, retries, tokens and characters sent by an embedder that calls a service, for this batch."""
 
 
 class BatchWorker:
@@ -194,23 +198,42 @@ class BatchWorker:
             files.append(prepared)
             seconds["tokenize"] += time.perf_counter() - t1
         t0 = time.perf_counter()
-        vectors, missing = self._vectors(rows, texts)
+        stats = getattr(self.embedder, "service_stats", None)
+        before = stats() if stats else {}
+        vectors, missing, failed_hashes = self._vectors(rows, texts)
+        if failed_hashes:  # the service kept failing on some texts: their files wait for the next update
+            failed = {rows[i][0] for i, row in enumerate(rows) if row[7] in failed_hashes}
+            for prepared in files:
+                if prepared.path in failed:
+                    prepared.status, prepared.stage, prepared.reason = "error", "embed", failed_hashes[
+                        next(row[7] for row in rows if row[0] == prepared.path and row[7] in failed_hashes)]
+            keep = [i for i, row in enumerate(rows) if row[0] not in failed]
+            position = {old: new for new, old in enumerate(keep)}
+            rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]
+            counts = [0 if f.path in failed else c for f, c in zip(files, counts)]
+            vectors, missing = vectors[keep], [position[i] for i in missing if i in position]
         if vectors is None:  # the embedder failed on this batch: find the files it fails on
             failed = self._embed_file_by_file(files, counts, rows, texts)
             keep = [i for i, row in enumerate(rows) if row[0] not in failed]
             rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]
             counts = [0 if f.path in failed else c for f, c in zip(files, counts)]
-            vectors, missing = self._vectors(rows, texts)
+            vectors, missing, _ = self._vectors(rows, texts)
             if vectors is None:  # it cannot even repeat what it did file by file: give up on the batch
                 for prepared in files:
                     prepared.status, prepared.stage, prepared.reason = "error", "embed", "embedder failed"
                 rows, lexical, counts, missing = [], [], [0] * len(files), []
                 vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
         seconds["embed"] = time.perf_counter() - t0
-        return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read)
+        service = {k: v - before.get(k, 0) for k, v in stats().items()} if stats else {}
+        return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read, service=service)
 
     def _vectors(self, rows: list[tuple], texts: list[str]):
-        """``(vectors, indexes embedded now)`` for ``rows``; ``(None, [])`` if the embedder raised.
+        """``(vectors, indexes embedded now, {failed text hash: reason})`` for ``rows``.
+
+        ``(None, [], {})`` if the embedder raised; a service embedder that could
+        embed only part of the texts (:class:`~coderag.errors.PartialEmbedding`)
+        names the texts it failed on instead.  Errors that no retry fixes (the
+        service refuses us, changed its model) stop the update.
 
         Each distinct text is embedded once (the rest come from the manifest's
         cache or from an identical chunk of the batch).  Vectors are rounded to
@@ -229,17 +252,24 @@ class BatchWorker:
             else:
                 first.setdefault(row[7], i)
         missing = list(first.values())
+        failed: dict[bytes, str] = {}
         if missing:
             try:
                 fresh = self.embedder.embed_documents([texts[i] for i in missing])
+            except PartialEmbedding as exc:
+                fresh = exc.vectors
+                failed = {rows[missing[j]][7]: str(exc) for j in exc.failed}
+            except CoderagError:
+                raise
             except Exception:
-                return None, []
+                return None, [], {}
             vectors[missing] = np.asarray(fresh, dtype=np.float32).astype(np.float16)
             for i, row in enumerate(rows):
                 j = first.get(row[7])
                 if j is not None and j != i:
                     vectors[i] = vectors[j]
-        return vectors, missing
+            missing = [i for i in missing if rows[i][7] not in failed]
+        return vectors, missing, failed
 
     def _embed_file_by_file(self, files: list[PreparedFile], counts: list[int], rows: list[tuple],
                             texts: list[str]) -> set[str]:
@@ -253,6 +283,11 @@ class BatchWorker:
                 continue
             try:
                 self.embedder.embed_documents(by_path.get(prepared.path, []))
+            except CoderagError as exc:
+                if not isinstance(exc, PartialEmbedding):
+                    raise  # the service refuses us or changed its model: no file can be embedded
+                failed.add(prepared.path)
+                prepared.status, prepared.stage, prepared.reason = "error", "embed", str(exc)[:300]
             except Exception as exc:
                 failed.add(prepared.path)
                 prepared.status, prepared.stage = "error", "embed"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from typing import Callable
 from typing import Iterator
@@ -22,6 +20,7 @@ from coderag.indexing import pool
 from coderag.config import Settings
 from coderag.analysis.documents import DOCUMENTS_VERSION
 from coderag.errors import CoderagError
+from coderag.errors import EmbedderChanged
 from coderag.errors import IndexCorrupt
 from coderag.git.plumbing import STAGED
 from coderag.git.plumbing import Entry
@@ -37,58 +36,9 @@ from coderag.ondisk.layout import MANIFEST_NAME
 from coderag.ondisk.layout import IndexLocation
 from coderag.ondisk.layout import WriteLock
 from coderag.ondisk.store_pair import IndexStores
+from coderag.indexing.report import UpdateReport
 
-ERROR_EXAMPLES = 10
-
-
-@dataclass
-class UpdateReport:
-    """What an update did (``git coderag index --json`` prints it)."""
-
-    target: str = "HEAD"
-    commit: str | None = None
-    full: bool = False
-    rebuilt_because: str = ""
-    files_added: int = 0
-    files_removed: int = 0
-    files_unchanged: int = 0
-    files_skipped: int = 0
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    chunks_embedded: int = 0
-    chunks_cached: int = 0
-    bytes_read: int = 0
-    workers: int = 1
-    errors: dict[str, int] = field(default_factory=dict)
-    error_examples: list[dict[str, str]] = field(default_factory=list)
-    skipped_examples: list[dict[str, str]] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time of the update (``total``) and busy time per stage, summed over processes."""
-    cpu_seconds: float = 0.0
-    """CPU time of this process and its finished children (workers, git) so far."""
-    peak_rss_mb: dict[str, float] = field(default_factory=dict)
-    """Peak resident memory of this process (``writer``) and of the largest worker (``workers``,
-    pages shared with the writer since the fork included)."""
-    generation: int = 0
-
-    @property
-    def files_failed(self) -> int:
-        return sum(self.errors.values())
-
-    def rates(self) -> dict[str, object]:
-        """Throughput over the update's wall time, and each stage's share of the busy time."""
-        wall = self.seconds.get("total", 0.0) or 1e-9
-        busy = {k: v for k, v in self.seconds.items() if k != "total"}
-        busy_total = sum(busy.values()) or 1e-9
-        return {
-            "files_per_s": round((self.files_added + self.files_skipped + self.files_failed) / wall, 1),
-            "chunks_per_s": round(self.chunks_added / wall, 1),
-            "mb_per_s": round(self.bytes_read / wall / 1e6, 2),
-            "stage_share": {k: round(v / busy_total, 3) for k, v in busy.items()},
-        }
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "stats": self.rates()}
+from coderag.indexing.report import ERROR_EXAMPLES
 
 
 class StoreFailed(CoderagError):
@@ -145,7 +95,14 @@ class Updater:
         lock = WriteLock(self.location.root)
         lock.acquire(wait=wait)
         try:
-            return self._run_locked(target, full, entries, commit, tree)
+            try:
+                return self._run_locked(target, full, entries, commit, tree)
+            except EmbedderChanged as exc:
+                # The service now embeds differently: rebuild with a fresh embedder that learns the
+                # new model from its first answer, and never reuse vectors of the old one.
+                self.close()
+                self._worker = None
+                return self._run_locked(target, True, entries, commit, tree, changed=str(exc))
         finally:
             # The last connection to close checkpoints SQLite's WAL into the manifest file.
             self.close()
@@ -158,7 +115,7 @@ class Updater:
 
     # ------------------------------------------------------------------
     def _run_locked(self, target: str, full: bool, entries: dict[str, Entry] | None = None,
-                    commit: str | None = None, tree: str | None = None) -> UpdateReport:
+                    commit: str | None = None, tree: str | None = None, changed: str = "") -> UpdateReport:
         started = time.perf_counter()
         report = UpdateReport(target=target, full=full)
         if commit is None and not target.startswith(":"):  # ":staged" and other pseudo-targets have none
@@ -172,8 +129,17 @@ class Updater:
         if self._worker is None:  # kept across runs: a watch updates often and the model loads once
             self._worker = BatchWorker(str(self.repo.root), self.settings, None)
         worker = self._worker
+        recorded = {} if changed else self._recorded_meta()
+        resume = getattr(worker.embedder, "resume", None)
+        if resume is not None and recorded:  # a service embedder need not ask what the index knows
+            resume(recorded)
+        stats = getattr(worker.embedder, "service_stats", None)
+        before = stats() if stats else {}
         wanted = settings_identity(self.settings, worker.embedder.model_id, worker.embedder.dim)
+        if stats:  # a first build asks the service once for its vector size
+            report.service = {k: v - before.get(k, 0) for k, v in stats().items()}
         data_dir, reason = self._choose_data_dir(wanted, full)
+        reason = changed or reason
         opened = None
         if not reason:
             try:
@@ -187,11 +153,18 @@ class Updater:
                       IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False))
         manifest, stores = opened
         try:
+            if fresh and recorded and all(recorded.get(k) == wanted[k] for k in ("embedder", "dim")) \
+                    and self._embedder_meta(worker) == {k: recorded.get(k, "") for k in self._embedder_meta(worker)}:
+                # Same model: a rebuild (--full, another chunker) reuses every vector already computed.
+                manifest.seed_vectors(self.location.current() / MANIFEST_NAME)
             worker.use_manifest(str(data_dir / MANIFEST_NAME))
             generation = manifest.generation + 1
             live = manifest.live_files()
-            to_remove = [p for p, row in live.items() if p not in entries or entries[p].blob != row.blob]
-            to_add = [e for p, e in entries.items() if p not in live or live[p].blob != e.blob]
+            # Files that failed (a service that kept failing, a chunker error) are tried again.
+            to_remove = [p for p, row in live.items()
+                         if p not in entries or entries[p].blob != row.blob or row.status == "error"]
+            to_add = [e for p, e in entries.items()
+                      if p not in live or live[p].blob != e.blob or live[p].status == "error"]
             report.files_unchanged = len(entries) - len(to_add)
             report.files_removed = sum(1 for p in to_remove if p not in entries)
             report.chunks_removed = len(manifest.chunk_labels_for_paths(to_remove, manifest.generation))
@@ -211,7 +184,8 @@ class Updater:
             self.progress("commit", 1, 1)
             report.seconds["store_commit"] = time.perf_counter() - t0
             manifest.begin()
-            manifest.flip(generation, {**wanted, "target": target, "commit": commit or "",
+            manifest.flip(generation, {**wanted, **self._embedder_meta(worker), "target": target,
+                                       "commit": commit or "",
                                        "indexed_at": time.time(),
                                        "tree": tree or (self.repo.tree_of(commit) if commit else "") or "",
                                        "live_chunks": manifest.live_chunk_count(generation)})
@@ -237,6 +211,27 @@ class Updater:
         report.cpu_seconds, peak = pool.resource_usage()
         report.peak_rss_mb.update(peak)
         return report
+
+    def _recorded_meta(self) -> dict[str, str]:
+        """The settings the live index was built with, or ``{}`` (none yet, or unreadable)."""
+        current = self.location.current()
+        if current is None or not (current / MANIFEST_NAME).exists():
+            return {}
+        try:
+            existing = Manifest(current / MANIFEST_NAME, readonly=True)
+            try:
+                meta = existing.meta()
+            finally:
+                existing.close()
+        except (CoderagError, sqlite3.Error):
+            return {}
+        return meta if meta.get("generation") is not None else {}
+
+    @staticmethod
+    def _embedder_meta(worker: BatchWorker) -> dict[str, str]:
+        """What a service embedder records beside its model id (the model the server named)."""
+        index_meta = getattr(worker.embedder, "index_meta", None)
+        return dict(index_meta()) if index_meta is not None else {}
 
     def _choose_data_dir(self, wanted: dict[str, str], full: bool) -> tuple[Path, str]:
         current = self.location.current()
@@ -322,7 +317,18 @@ class Updater:
             self.progress("files", done, total)
             self.progress("chunks", chunks, 0)
             self.progress("embeddings", embedded, 0)
+            if result.service:
+                self._report_service(result.service, worker, report)
             next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
+
+    def _report_service(self, service: dict[str, int], worker: BatchWorker, report: UpdateReport) -> None:
+        for key, value in service.items():
+            report.service[key] = report.service.get(key, 0) + value
+        in_flight = getattr(worker.embedder, "requests_in_flight", None)
+        self.progress("in_flight", in_flight() if in_flight else 0, 0)
+        self.progress("retries", report.service.get("retries", 0), 0)
+        self.progress("tokens", report.service.get("tokens", 0) or report.service.get("chars", 0) // 4, 0)
+        self.progress("requests", report.service.get("requests", 0), 0)
 
     def _record_file(self, manifest: Manifest, prepared: PreparedFile, generation: int, report: UpdateReport) -> None:
         if not manifest.db.in_transaction:

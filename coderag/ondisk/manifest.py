@@ -242,6 +242,21 @@ class Manifest:
                 f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", part).fetchall())
         return found
 
+    def seed_vectors(self, previous: Path) -> None:
+        """Copy the embedding cache of another manifest built with the same model (a rebuild)."""
+        try:
+            self.db.execute("ATTACH DATABASE ? AS previous", (f"file:{previous}?mode=ro",))
+        except sqlite3.Error:
+            return  # unreadable: the rebuild embeds again, which is only slower
+        try:
+            self.begin()
+            self.db.execute("INSERT OR IGNORE INTO vectors SELECT text_hash, vector FROM previous.vectors")
+            self.commit()
+        except sqlite3.Error:
+            self.rollback()
+        finally:
+            self.db.execute("DETACH DATABASE previous")
+
     # -- writing generation + 1 ------------------------------------------------------
     def begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
