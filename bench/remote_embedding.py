@@ -9,7 +9,8 @@ serves at most ``--server-concurrency`` requests at a time, like a GPU server wi
 
 * a cold ``git coderag index`` of a fresh clone with 1 request in flight, then with 8;
 * with 8 in flight, 20% of requests answered 429 (``Retry-After: 0.1``);
-* a second ``git coderag index --full`` against the same server (the embedding cache).
+* a second ``git coderag index --full`` against the same server (the embedding cache);
+* 1 and 8 in flight again with 128 texts per request instead of the default 64.
 
 Each row is the installed command line in a clone, default settings plus the embedder's.
 """
@@ -37,9 +38,10 @@ def clone(corpus: Path, work: Path, name: str) -> Path:
     return target
 
 
-def index(repo: Path, server: EmbeddingServer, in_flight: int, *extra: str) -> dict:
+def index(repo: Path, server: EmbeddingServer, in_flight: int, *extra: str, batch_size: int = 64) -> dict:
     for key, value in (("coderag.embedder", "openai"), ("coderag.embedder.url", server.url),
-                       ("coderag.embedder.model", "bench-embed"), ("coderag.embedder.in-flight", str(in_flight))):
+                       ("coderag.embedder.model", "bench-embed"), ("coderag.embedder.in-flight", str(in_flight)),
+                       ("coderag.embedder.batch-size", str(batch_size))):
         subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
     server.reset()
     start = time.perf_counter()
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         repo = clone(corpus, work, "remote-8")
         rows["8 in flight"] = index(repo, server, 8)
         rows["8 in flight, --full again (cache)"] = index(repo, server, 8, "--full")
+        rows["1 in flight, batch-size 128"] = index(clone(corpus, work, "remote-1-128"), server, 1, batch_size=128)
+        rows["8 in flight, batch-size 128"] = index(clone(corpus, work, "remote-8-128"), server, 8, batch_size=128)
     with EmbeddingServer(dim=args.dim, delay=args.delay, max_concurrent=args.server_concurrency, fault="429",
                          fault_rate=0.2, retry_after=0.1, seed=1) as server:
         rows["8 in flight, 20% answered 429"] = index(clone(corpus, work, "remote-429"), server, 8)

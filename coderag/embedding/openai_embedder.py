@@ -197,8 +197,7 @@ class OpenAIEmbedder:
 
     def _answer(self, batch: list[str]) -> np.ndarray:
         """One request under a shared slot: unit vectors, checked against the recorded identity."""
-        with self._slots:
-            answer = self.client.embed(batch)
+        answer = self.client.embed(batch, self._slots)
         vectors = np.asarray(answer.vectors, dtype=np.float32)
         with self._lock:
             self._stats["requests"] += 1

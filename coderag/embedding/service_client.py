@@ -113,9 +113,17 @@ class ServiceClient:
             self._client_pid = os.getpid()
         return self._client
 
-    def embed(self, texts: Sequence[str]) -> Answer:
-        """Embed ``texts`` in one request (retried); raise :class:`RequestFailed` after the retry budget."""
+    def embed(self, texts: Sequence[str], slot=None) -> Answer:
+        """Embed ``texts`` in one request (retried); raise :class:`RequestFailed` after the retry budget.
+
+        ``slot`` (a semaphore) is held while a request is on the wire, never while waiting to retry,
+        so a rate-limited request does not keep others from running.
+        """
+        import contextlib
+
         import httpx
+
+        slot = slot if slot is not None else contextlib.nullcontext()
 
         body: dict[str, Any] = {"model": self.model, "input": list(texts)}
         if self.dimensions:
@@ -129,7 +137,8 @@ class ServiceClient:
             if attempt:
                 self.retried += 1
             try:
-                response = self._http().post(self.endpoint, content=json.dumps(body), headers=headers)
+                with slot:
+                    response = self._http().post(self.endpoint, content=json.dumps(body), headers=headers)
             except httpx.ConnectError as exc:
                 message = self.redact(str(exc) or type(exc).__name__)
                 if "ssl" in message.lower() or "certificate" in message.lower():

@@ -129,11 +129,19 @@ class EmbeddingServer:
                     with server._lock:
                         server._active += 1
                         server.max_seen_concurrent = max(server.max_seen_concurrent, server._active)
+                    self._counted = True
                     try:
                         self._serve(body)
                     finally:
-                        with server._lock:
-                            server._active -= 1
+                        self._done()
+
+            def _done(self) -> None:
+                # Before the answer's bytes leave: once the client has them it may start its next
+                # request, which must not be counted as running beside this one.
+                if getattr(self, "_counted", False):
+                    self._counted = False
+                    with server._lock:
+                        server._active -= 1
 
             def _serve(self, body: bytes) -> None:
                 started = time.perf_counter()
@@ -165,6 +173,7 @@ class EmbeddingServer:
                 if fault in ("500", "401", "413"):
                     return self._send(int(fault), json.dumps({"error": {"message": f"fault {fault}"}}).encode())
                 if fault == "drop":
+                    self._done()
                     self.close_connection = True
                     try:
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -190,6 +199,7 @@ class EmbeddingServer:
 
             def _send(self, status: int, payload: bytes, headers: dict | None = None,
                       content_type: str = "application/json") -> None:
+                self._done()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
