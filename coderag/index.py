@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -18,6 +19,7 @@ from coderag.ondisk.manifest import Manifest
 from coderag.protocols import Hit
 from coderag.ondisk.layout import MANIFEST_NAME
 from coderag.ondisk.layout import IndexLocation
+from coderag.ondisk.layout import WriteLock
 
 if TYPE_CHECKING:
     from coderag.indexing.update import UpdateReport
@@ -172,6 +174,12 @@ class Index:
                 # while we opened it: that is not damage, read the new one.
                 if self.location.current() != current and attempt < 2:
                     continue
+                # An update commits its stores just before it flips the manifest's generation:
+                # in that instant the stores may hold fewer chunks (the next generation's) than the
+                # manifest lists. Wait for the flip rather than calling the index damaged.
+                if attempt < 2 and WriteLock(self.location.root).holder() is not None:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
                 raise IndexCorrupt(_one_line_with_remedy(str(exc))) from None
         raise AssertionError("unreachable")
 
@@ -235,9 +243,10 @@ class _Reader:
             raise
         expected = int(self.meta.get("live_chunks", "0") or 0)
         for name, store in (("vector", self.stores.vectors), ("lexical", self.stores.lexical)):
-            if len(store) < expected:  # stores may hold more (dead labels), never fewer
+            held = len(store)
+            if held < expected:  # stores may hold more (dead labels), never fewer
                 self.close()
-                raise IndexCorrupt(f"the {name} store holds {len(store)} chunks, the manifest lists {expected}")
+                raise IndexCorrupt(f"the {name} store holds {held} chunks, the manifest lists {expected}")
 
     def is_current(self, data_dir: Path) -> bool:
         return data_dir == self.data_dir and self.manifest.generation == self.generation

@@ -406,3 +406,36 @@ def test_an_index_of_an_older_format_is_rebuilt_not_misread(built):
     report = json.loads(repo.coderag("index", "--json").stdout)
     assert "coderag-hnsw/0" in report["rebuilt_because"]
     assert "extra.py" in repo.coderag("search", "--mode", "lexical", "extra_function").stdout
+
+
+def test_stores_behind_the_manifest_are_reported_as_one_error_not_a_crash(sample_repo):
+    """Stores holding fewer chunks than the manifest lists: an IndexCorrupt naming both counts.
+
+    (The message used to count the store after closing it, which raised ValueError instead.)
+    While a writer holds the lock the reader waits briefly for its generation flip first.
+    """
+    import sqlite3
+
+    from coderag.errors import IndexCorrupt
+    from coderag.ondisk.layout import WriteLock
+
+    sample_repo.coderag("index", check=True)
+    data_dir = location(sample_repo.root).current()
+    db = sqlite3.connect(data_dir / "manifest.sqlite")
+    db.execute("UPDATE meta SET value = '100000' WHERE key = 'live_chunks'")
+    db.commit()
+    db.close()
+    waits = []
+    for hold_lock in (False, False, True):  # the first run warms imports up
+        lock = WriteLock(location(sample_repo.root).root)
+        if hold_lock:
+            lock.acquire(wait=False)
+        try:
+            started = time.perf_counter()
+            with pytest.raises(IndexCorrupt, match="store holds .* chunks, the manifest lists 100000"):
+                Index.open(sample_repo.root).search("retry", mode="lexical")
+            waits.append(time.perf_counter() - started)
+        finally:
+            if hold_lock:
+                lock.release()
+    assert waits[2] - waits[1] >= 0.12  # the two retries' pauses (0.05 s + 0.10 s)
