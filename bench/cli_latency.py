@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from corpus_queries import query_shapes
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -31,12 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", default=f"{sys.executable} -m coderag")
     args = parser.parse_args(argv)
 
-    rows = [json.loads(line) for line in (Path(args.corpus) / "queries.jsonl").open(encoding="utf-8")]
-    picked = [rows[i * len(rows) // args.queries] for i in range(args.queries)]
-    shapes = {
-        "sentence": [q["query"] for q in picked],
-        "bare name": [q["id"].rsplit("::", 1)[-1].rsplit(".", 1)[-1] for q in picked],
-    }
+    shapes = query_shapes(args.corpus, args.queries)
     command = shlex.split(args.cli)
     subprocess.run([*command, "search", "--json", "warm the page cache"], cwd=args.repo, capture_output=True)
     report: dict = {"cli": args.cli, "load_before": list(os.getloadavg())}

@@ -28,6 +28,8 @@ from pathlib import Path
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from corpus_queries import query_shapes
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -88,12 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="mcp-latency")
     args = parser.parse_args(argv)
 
-    rows = [json.loads(line) for line in (Path(args.corpus) / "queries.jsonl").open(encoding="utf-8")]
-    picked = [rows[i * len(rows) // args.queries] for i in range(args.queries)]
-    shapes = {
-        "sentence": [q["query"] for q in picked],
-        "bare name": [q["id"].rsplit("::", 1)[-1].rsplit(".", 1)[-1] for q in picked],
-    }
+    shapes = query_shapes(args.corpus, args.queries)
     report: dict = {"cli": args.cli, "load_before": list(os.getloadavg())}
     starts = [asyncio.run(start_to_first_answer(args.repo, args.cli, shapes["sentence"][i % args.queries]))
               for i in range(args.starts)]

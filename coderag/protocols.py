@@ -123,6 +123,20 @@ class Embedder(Protocol):
     (up to float rounding), in any process.  Texts may be long (truncate
     them) or unreadable: a text with no known token may map to the zero
     vector, never to NaN.
+
+    An embedder that calls a service may also define (all optional, looked up
+    with ``getattr``; the builtin ``openai`` embedder is the example):
+
+    * ``resume(meta)``: take what an index recorded (``dim``...) instead of asking the service;
+    * ``index_meta() -> dict[str, str]``: more identity to record in the index (the served model);
+    * ``service_stats() -> dict[str, int]``: counters (``requests``, ``retries``, ``tokens``,
+      ``chars``) reported by ``git coderag index --json``;
+    * ``requests_in_flight() -> int``: shown by the progress bar.
+
+    It may raise :class:`~coderag.errors.PartialEmbedding` when only some texts
+    failed (their files are retried by the next update),
+    :class:`~coderag.errors.EmbedderUnavailable` to stop the update, and
+    :class:`~coderag.errors.EmbedderChanged` to make it rebuild.
     """
 
     model_id: str

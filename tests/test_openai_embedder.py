@@ -195,3 +195,20 @@ def test_the_api_key_reaches_the_server_and_nothing_else(make_repo, tmp_path):
         assert not any(SECRET in text for text in outputs)
         index_dir = Path(repo.root) / ".git" / "coderag"
         assert not any(SECRET.encode() in f.read_bytes() for f in index_dir.rglob("*") if f.is_file())
+
+
+def test_the_progress_bar_shows_requests_in_flight_retries_and_tokens(make_repo, server):
+    import io
+
+    from coderag import Index
+    from coderag.cli.progress import TerminalProgress
+
+    repo = make_repo(many_files(10))
+    configure(repo, server, batch_size=4)
+    server.fail_next = ["ok", "429"]  # the probe answers, then one rate limit to retry
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    Index.open(repo.root).update(progress=progress)
+    progress.close()
+    drawn = stream.getvalue()
+    assert "requests" in drawn and "in flight" in drawn and "1 retries" in drawn and "tok/s" in drawn

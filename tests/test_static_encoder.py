@@ -75,3 +75,17 @@ def test_query_embedding_never_imports_model2vec():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_query_never_hashes_the_model_folder(monkeypatch):
+    # Hashing the weights (~20 ms) identifies the model for an update; a search does not need it.
+    from coderag.embedding import model2vec_embedder
+
+    def refuse(folder):
+        raise AssertionError("the model folder was hashed")
+
+    monkeypatch.setattr(model2vec_embedder, "model_fingerprint", refuse)
+    embedder = model2vec_embedder.Model2VecEmbedder()
+    assert embedder.embed_query("retry with backoff").shape == (embedder.dim,)
+    with pytest.raises(AssertionError, match="hashed"):
+        embedder.model_id

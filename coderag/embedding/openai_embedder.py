@@ -23,7 +23,7 @@ import numpy as np
 
 from coderag.embedding.service_client import RequestFailed
 from coderag.embedding.service_client import ServiceClient
-from coderag.embedding.service_client import _Rejected
+from coderag.embedding.service_client import BatchRejected
 from coderag.errors import ConfigError
 from coderag.errors import EmbedderChanged
 from coderag.errors import PartialEmbedding
@@ -183,7 +183,7 @@ class OpenAIEmbedder:
             return self._answer([texts[i] for i in group]), set(), ""
         except RequestFailed as exc:
             return None, set(group), str(exc)
-        except _Rejected as exc:
+        except BatchRejected as exc:
             if len(group) == 1:
                 return None, set(group), str(exc)
         half = len(group) // 2

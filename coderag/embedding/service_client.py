@@ -167,7 +167,7 @@ class ServiceClient:
                                               "coderag.embedder.url should be the API base, e.g. "
                                               "http://127.0.0.1:11434/v1")
                 if status in SPLIT_STATUSES:
-                    raise _Rejected(status, detail)
+                    raise BatchRejected(status, detail)
                 if status not in RETRY_STATUSES:
                     raise RequestFailed(f"the embedding server answered {status}{': ' + detail if detail else ''}")
                 last, wait = f"{status}{': ' + detail if detail else ''}", retry_after(response)
@@ -214,7 +214,7 @@ class ServiceClient:
         return Answer(vectors, str(payload.get("model") or ""), tokens)
 
 
-class _Rejected(Exception):
+class BatchRejected(Exception):
     """The server rejected this batch (too large, or a text it cannot take): split it."""
 
     def __init__(self, status: int, detail: str) -> None:

@@ -202,11 +202,10 @@ class BatchWorker:
         before = stats() if stats else {}
         vectors, missing, failed_hashes = self._vectors(rows, texts)
         if failed_hashes:  # the service kept failing on some texts: their files wait for the next update
-            failed = {rows[i][0] for i, row in enumerate(rows) if row[7] in failed_hashes}
+            failed = {row[0]: failed_hashes[row[7]] for row in rows if row[7] in failed_hashes}  # path -> reason
             for prepared in files:
                 if prepared.path in failed:
-                    prepared.status, prepared.stage, prepared.reason = "error", "embed", failed_hashes[
-                        next(row[7] for row in rows if row[0] == prepared.path and row[7] in failed_hashes)]
+                    prepared.status, prepared.stage, prepared.reason = "error", "embed", failed[prepared.path]
             keep = [i for i, row in enumerate(rows) if row[0] not in failed]
             position = {old: new for new, old in enumerate(keep)}
             rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]

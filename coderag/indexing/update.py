@@ -129,7 +129,9 @@ class Updater:
         if self._worker is None:  # kept across runs: a watch updates often and the model loads once
             self._worker = BatchWorker(str(self.repo.root), self.settings, None)
         worker = self._worker
-        recorded = {} if changed else self._recorded_meta()
+        recorded, problem = self._read_recorded()
+        if changed:  # the service changed its model: nothing recorded applies any more
+            recorded = {}
         resume = getattr(worker.embedder, "resume", None)
         if resume is not None and recorded:  # a service embedder need not ask what the index knows
             resume(recorded)
@@ -138,7 +140,7 @@ class Updater:
         wanted = settings_identity(self.settings, worker.embedder.model_id, worker.embedder.dim)
         if stats:  # a first build asks the service once for its vector size
             report.service = {k: v - before.get(k, 0) for k, v in stats().items()}
-        data_dir, reason = self._choose_data_dir(wanted, full)
+        data_dir, reason = self._choose_data_dir(wanted, full, recorded, problem)
         reason = changed or reason
         opened = None
         if not reason:
@@ -153,8 +155,7 @@ class Updater:
                       IndexStores.open(data_dir, self.settings, worker.embedder.dim, readonly=False))
         manifest, stores = opened
         try:
-            if fresh and recorded and all(recorded.get(k) == wanted[k] for k in ("embedder", "dim")) \
-                    and self._embedder_meta(worker) == {k: recorded.get(k, "") for k in self._embedder_meta(worker)}:
+            if fresh and self._same_model(recorded, wanted, worker):
                 # Same model: a rebuild (--full, another chunker) reuses every vector already computed.
                 manifest.seed_vectors(self.location.current() / MANIFEST_NAME)
             worker.use_manifest(str(data_dir / MANIFEST_NAME))
@@ -212,20 +213,33 @@ class Updater:
         report.peak_rss_mb.update(peak)
         return report
 
-    def _recorded_meta(self) -> dict[str, str]:
-        """The settings the live index was built with, or ``{}`` (none yet, or unreadable)."""
+    def _read_recorded(self) -> tuple[dict[str, str], str]:
+        """``(meta of the live index, "")``, or ``({}, why there is none to update)``.
+
+        Read once per update: the embedder resumes from it, the data directory is chosen by it.
+        """
         current = self.location.current()
         if current is None or not (current / MANIFEST_NAME).exists():
-            return {}
+            return {}, "no index yet"
         try:
             existing = Manifest(current / MANIFEST_NAME, readonly=True)
             try:
                 meta = existing.meta()
             finally:
                 existing.close()
-        except (CoderagError, sqlite3.Error):
-            return {}
-        return meta if meta.get("generation") is not None else {}
+        except CoderagError as exc:
+            return {}, f"the index was damaged: {str(exc).splitlines()[0]}"
+        except sqlite3.Error as exc:
+            return {}, f"the index was damaged: {exc}"
+        if meta.get("generation") is None:
+            return {}, "the old index never completed"
+        return meta, ""
+
+    def _same_model(self, recorded: dict[str, str], wanted: dict[str, str], worker: BatchWorker) -> bool:
+        """Whether the live index's vectors came from the model this update embeds with."""
+        if not recorded or any(recorded.get(k) != wanted[k] for k in ("embedder", "dim")):
+            return False
+        return all(recorded.get(k, "") == v for k, v in self._embedder_meta(worker).items())
 
     @staticmethod
     def _embedder_meta(worker: BatchWorker) -> dict[str, str]:
@@ -233,23 +247,16 @@ class Updater:
         index_meta = getattr(worker.embedder, "index_meta", None)
         return dict(index_meta()) if index_meta is not None else {}
 
-    def _choose_data_dir(self, wanted: dict[str, str], full: bool) -> tuple[Path, str]:
-        current = self.location.current()
+    def _choose_data_dir(self, wanted: dict[str, str], full: bool, recorded: dict[str, str],
+                         problem: str) -> tuple[Path, str]:
         if full:
             return self.location.new_data_dir(), "--full"
-        if current is None or not (current / MANIFEST_NAME).exists():
-            return self.location.new_data_dir(), "no index yet"
-        try:
-            existing = Manifest(current / MANIFEST_NAME, readonly=True)
-            meta = existing.meta()
-            existing.close()
-        except CoderagError as exc:
-            return self.location.new_data_dir(), f"the index was damaged: {str(exc).splitlines()[0]}"
-        if meta.get("generation") is None:
-            return self.location.new_data_dir(), "the old index never completed"
+        if problem:
+            return self.location.new_data_dir(), problem
         for key, value in wanted.items():
-            if meta.get(key) != value:
-                return self.location.new_data_dir(), f"{key} changed ({meta.get(key) or 'none'} -> {value})"
+            if recorded.get(key) != value:
+                return self.location.new_data_dir(), f"{key} changed ({recorded.get(key) or 'none'} -> {value})"
+        current = self.location.current()
         self.location.remove_stale(keep=current)  # builds abandoned by a crash
         return current, ""
 

@@ -61,7 +61,8 @@ class EmbeddingServer:
         self.retry_after = retry_after
         self.max_batch = max_batch
         self.fail_next: list[str] = []
-        """Faults served to the next requests, first first (then ``fault``/``fault_rate`` apply)."""
+        """Faults served to the next requests, first first (``"ok"`` for a normal answer); then
+        ``fault``/``fault_rate`` apply."""
         self.requests: list[RequestRecord] = []
         self.max_seen_concurrent = 0
         self._random = random.Random(seed)
@@ -106,7 +107,8 @@ class EmbeddingServer:
     def _pick_fault(self) -> str:
         with self._lock:
             if self.fail_next:
-                return self.fail_next.pop(0)
+                fault = self.fail_next.pop(0)
+                return "" if fault == "ok" else fault
             if self.fault and self._random.random() < self.fault_rate:
                 return self.fault
         return ""
