@@ -61,3 +61,10 @@ class PartialEmbedding(CoderagError):
 
     def __reduce__(self):  # crosses from a worker process to the writer
         return (type(self), (str(self), self.vectors, self.failed))
+
+
+class StoreUnavailable(CoderagError):
+    """A store's server cannot be reached or refused us (a database down, a dropped connection).
+
+    The update stops and the index is left as it was: the previous generation stays searchable.
+    """
