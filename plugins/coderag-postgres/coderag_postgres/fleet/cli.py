@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default="", help="a Dask scheduler address (default: start a LocalCluster)")
     p.add_argument("--workers", type=int, default=2, help="worker processes of the LocalCluster (default 2)")
     p.add_argument("--serial", action="store_true", help="no cluster: one repository after another, here")
+    p.add_argument("--split-files", type=int, default=None, metavar="N",
+                   help="spread a repository with more than N files to index over the cluster's workers "
+                        "(default 1500; 0 never splits)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where remote repositories are mirrored")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="a coderag setting for every repository (coderag.embedder.model=...)")
@@ -99,7 +102,8 @@ def cmd_index(args) -> int:
         results = cluster.index_serially(specs, args.dsn, str(args.cache), overrides, args.password_env, progress)
     else:
         results = cluster.index_on_dask(specs, args.dsn, str(args.cache), overrides, args.password_env,
-                                        scheduler=args.scheduler, workers=args.workers, progress=progress)
+                                        scheduler=args.scheduler, workers=args.workers, progress=progress,
+                                        **({} if args.split_files is None else {"split_files": args.split_files}))
     if bar is not None:
         bar.close()
     failed = [r for r in results if r.status == "error"]

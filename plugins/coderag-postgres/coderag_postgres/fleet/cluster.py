@@ -15,6 +15,7 @@ from typing import Callable
 from typing import Iterator
 from typing import Sequence
 
+from coderag_postgres.fleet.indexer import SPLIT_FILES
 from coderag_postgres.fleet.indexer import RepoResult
 from coderag_postgres.fleet.indexer import index_repository
 from coderag_postgres.fleet.indexer import run_batch
@@ -33,9 +34,26 @@ def _fan_out_on_cluster(batches: list, context: dict[str, Any]) -> Iterator[tupl
 
 
 def _index_task(spec: RepoSpec, dsn: str, cache_dir: str, overrides: dict[str, str] | None,
-                password_env: str, split: bool) -> dict[str, Any]:
-    return index_repository(spec, dsn, cache_dir, overrides, password_env,
-                            fan_out=_fan_out_on_cluster if split else None).to_dict()
+                password_env: str, split_files: int) -> dict[str, Any]:
+    return index_repository(spec, dsn, cache_dir, overrides, password_env, fan_out=_fan_out_on_cluster,
+                            split_files=split_files).to_dict()
+
+
+def _record_lost_task(dsn: str, password_env: str, name: str, message: str) -> None:
+    """Say on the repository's row that its task was lost (the task itself could not)."""
+    from coderag_postgres import db
+
+    try:
+        conn = db.connect(dsn, password_env, autocommit=True)
+    except Exception:
+        return
+    try:
+        conn.execute("UPDATE fleet_repos SET last_error = %s, last_error_at = now() WHERE name = %s",
+                     (message[:500], name))
+    except Exception:
+        pass
+    finally:
+        conn.close()
 
 
 def index_serially(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, overrides: dict[str, str] | None = None,
@@ -51,8 +69,8 @@ def index_serially(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, override
 
 
 def index_on_dask(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, overrides: dict[str, str] | None = None,
-                  password_env: str = "", scheduler: str = "", workers: int = 2, split: bool = True,
-                  progress: Callable[[RepoResult], None] | None = None) -> list[RepoResult]:
+                  password_env: str = "", scheduler: str = "", workers: int = 2,
+                  split_files: int = SPLIT_FILES, progress: Callable[[RepoResult], None] | None = None) -> list[RepoResult]:
     """Every repository as a task on a Dask cluster (``scheduler`` address, or a new ``LocalCluster``)."""
     from distributed import Client
     from distributed import LocalCluster
@@ -66,7 +84,7 @@ def index_on_dask(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, overrides
                                silence_logs=50)
         client = Client(cluster)
     try:
-        futures = {client.submit(_index_task, spec, dsn, cache_dir, overrides, password_env, split,
+        futures = {client.submit(_index_task, spec, dsn, cache_dir, overrides, password_env, split_files,
                                  key=f"coderag-fleet-{spec.name}-{i}", pure=False): spec
                    for i, spec in enumerate(specs)}
         results: list[RepoResult] = []
@@ -77,6 +95,7 @@ def index_on_dask(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, overrides
             except Exception as exc:  # the worker died (killed, out of memory): only this repository fails
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 result = RepoResult(spec.name, status="error", error=f"{type(exc).__name__}: {first}"[:300])
+                _record_lost_task(dsn, password_env, spec.name, result.error)
             results.append(result)
             if progress:
                 progress(result)

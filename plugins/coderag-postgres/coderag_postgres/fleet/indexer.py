@@ -99,7 +99,8 @@ def _register(conn, spec: sources.RepoSpec) -> int:
 
 
 def index_repository(spec: sources.RepoSpec, dsn: str, cache_dir: str, overrides: dict[str, str] | None = None,
-                     password_env: str = "", fan_out: Callable | None = None) -> RepoResult:
+                     password_env: str = "", fan_out: Callable | None = None,
+                     split_files: int = SPLIT_FILES) -> RepoResult:
     """Bring ``spec``'s rows up to date with its ref; never raises for a repository's own failure.
 
     ``fan_out(batches, context) -> iterator of (chunks, embedded, errors)`` runs batches
@@ -125,8 +126,8 @@ def index_repository(spec: sources.RepoSpec, dsn: str, cache_dir: str, overrides
         identity = identity_of(settings, embedder)
         writer.lock()
         try:
-            _update(writer, worker, local, commit, identity, result, fan_out, dsn, password_env,
-                    cache_dir, overrides, started)
+            _update(writer, worker, local, commit, identity, result, fan_out if split_files else None, dsn,
+                    password_env, cache_dir, overrides, started, split_files)
         finally:
             writer.unlock()
     except Exception as exc:  # one repository's failure is reported; the others land
@@ -153,7 +154,7 @@ def _one_line(exc: BaseException, dsn: str) -> str:
 
 def _update(writer: RepoWriter, worker: FleetBatchWorker, local: Path, commit: str, identity: str,
             result: RepoResult, fan_out, dsn: str, password_env: str, cache_dir: str, overrides,
-            started: float) -> None:
+            started: float, split_files: int) -> None:
     recorded = writer.conn.execute("SELECT commit, identity, generation FROM fleet_repos WHERE id = %s",
                                    (writer.repo_id,)).fetchone()
     live = writer.begin()
@@ -187,10 +188,10 @@ def _update(writer: RepoWriter, worker: FleetBatchWorker, local: Path, commit: s
         writer.add_batch(skipped, [], [], None, [])
     batches = [readable[i:i + BATCH_FILES] for i in range(0, len(readable), BATCH_FILES)]
     result.batches = len(batches)
-    if fan_out is not None and len(readable) > SPLIT_FILES:
+    if fan_out is not None and len(readable) > split_files:
         context = {"source": str(local), "dsn": dsn, "password_env": password_env, "cache_dir": cache_dir,
                    "overrides": overrides, "repo_id": writer.repo_id, "model": writer.model,
-                   "generation": writer.next}
+                   "generation": writer.next, "token": writer.token}
         outcomes = fan_out(batches, context)
     else:
         outcomes = (store_result(writer, worker.run(batch)) for batch in batches)
@@ -224,6 +225,6 @@ def run_batch(items: list[tuple[str, str]], context: dict[str, Any]) -> tuple[in
         _WORKERS[key] = cached
     conn, worker = cached
     writer = RepoWriter(conn, context["repo_id"], context["model"])
-    writer.next = context["generation"]
+    writer.next, writer.token = context["generation"], context["token"]
     worker.writer = writer
     return store_result(writer, worker.run(items))

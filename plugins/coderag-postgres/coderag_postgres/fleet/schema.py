@@ -29,6 +29,7 @@ MIGRATIONS = [
         identity text NOT NULL DEFAULT '',
         model int REFERENCES fleet_models(id),
         generation bigint NOT NULL DEFAULT 0,
+        writer text NOT NULL DEFAULT '',
         commit text NOT NULL DEFAULT '',
         tree text NOT NULL DEFAULT '',
         files int NOT NULL DEFAULT 0,

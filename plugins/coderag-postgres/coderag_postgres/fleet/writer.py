@@ -10,10 +10,13 @@ them first (:meth:`begin`).
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from coderag.errors import CoderagError
 
 from coderag_postgres.fleet import schema
 
@@ -34,6 +37,10 @@ def parse_vector(text: str) -> np.ndarray:
     return np.array(text.strip("[]").split(","), dtype=np.float32)
 
 
+class Superseded(CoderagError):
+    """Another writer took the repository over (this one's coordinator died): its rows are not wanted."""
+
+
 @dataclass
 class LiveFile:
     blob: str
@@ -50,6 +57,8 @@ class RepoWriter:
         self.vectors_table = schema.vectors_table(model)
         self.generation = 0
         self.next = 0
+        self.token = ""
+        """This update's id: batches written on other workers carry it, and a stale one is refused."""
 
     # -- the lock ---------------------------------------------------------------------------------
 
@@ -67,10 +76,17 @@ class RepoWriter:
     # -- the generation -----------------------------------------------------------------------------
 
     def begin(self) -> dict[str, LiveFile]:
-        """Drop what an interrupted writer left, start generation ``g + 1``; the live files."""
+        """Drop what an interrupted writer left, start generation ``g + 1``; the live files.
+
+        The new token is set first: it waits for any batch of a dead writer still
+        inserting (they hold the row in share mode), and refuses any that comes later,
+        so nothing of the old writer can slip in after the clean-up.
+        """
+        self.token = uuid.uuid4().hex
         with self.conn.transaction():
-            self.generation = self.conn.execute("SELECT generation FROM fleet_repos WHERE id = %s",
-                                                (self.repo_id,)).fetchone()[0]
+            self.generation = self.conn.execute(
+                "UPDATE fleet_repos SET writer = %s WHERE id = %s RETURNING generation",
+                (self.token, self.repo_id)).fetchone()[0]
             self.next = self.generation + 1
             for table in ("fleet_files", "fleet_chunks"):
                 self.conn.execute(f"DELETE FROM {table} WHERE repo = %s AND born > %s",
@@ -103,6 +119,10 @@ class RepoWriter:
         """One batch in one transaction: file rows ``(path, blob, language, status, reason)``, chunk rows
         ``(path, start, end, language, symbol, kind, text_hash, text)`` with their keyword fields and vectors."""
         with self.conn.transaction():
+            holder = self.conn.execute("SELECT writer FROM fleet_repos WHERE id = %s FOR SHARE",
+                                       (self.repo_id,)).fetchone()
+            if holder is None or holder[0] != self.token:
+                raise Superseded("another update of this repository took over; this batch is dropped")
             with self.conn.cursor() as cur:
                 with cur.copy("COPY fleet_files (repo, path, blob, language, status, reason, born) "
                               "FROM STDIN") as copy:
