@@ -30,6 +30,8 @@ def test_index_search_and_status(repos, pg_dsn):
     report = by_name(index(repos, pg_dsn))
     assert set(report) == {"alpha", "beta", "web-frontend"}
     assert all(r["status"] == "indexed" for r in report.values()), report
+    with psycopg.connect(pg_dsn) as conn:  # the first load is indexed once, at the end of the run
+        assert conn.execute("SELECT to_regclass('fleet_vectors_1_hnsw')").fetchone()[0] is not None
     # beta's vendored copy of alpha's retry.py is the same text: embedded once for the whole fleet.
     assert report["beta"]["chunks_embedded"] < report["beta"]["chunks_added"]
 

@@ -106,6 +106,7 @@ def cmd_index(args) -> int:
                                         **({} if args.split_files is None else {"split_files": args.split_files}))
     if bar is not None:
         bar.close()
+    cluster.build_indexes(args.dsn, args.password_env)
     failed = [r for r in results if r.status == "error"]
     if args.json:
         print(json.dumps({"repositories": [r.to_dict() for r in results], "failed": len(failed)}, indent=2))

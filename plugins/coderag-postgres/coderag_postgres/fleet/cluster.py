@@ -56,6 +56,18 @@ def _record_lost_task(dsn: str, password_env: str, name: str, message: str) -> N
         conn.close()
 
 
+def build_indexes(dsn: str, password_env: str = "") -> list[str]:
+    """After a run: index the vector tables a first load left unindexed (see ``schema.build_vector_indexes``)."""
+    from coderag_postgres import db
+    from coderag_postgres.fleet import schema
+
+    conn = db.connect(dsn, password_env, autocommit=True)
+    try:
+        return schema.build_vector_indexes(conn)
+    finally:
+        conn.close()
+
+
 def index_serially(specs: Sequence[RepoSpec], dsn: str, cache_dir: str, overrides: dict[str, str] | None = None,
                    password_env: str = "", progress: Callable[[RepoResult], None] | None = None) -> list[RepoResult]:
     """Every repository in this process, one after another (no cluster)."""

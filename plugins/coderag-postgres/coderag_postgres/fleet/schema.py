@@ -97,7 +97,7 @@ def migrate(conn) -> tuple[int, int]:
 
 
 def model_id(conn, model_name: str, dim: int) -> int:
-    """The id of an embedding model, creating its vector table (with an HNSW index) on first use."""
+    """The id of an embedding model, creating its vector table on first use (its HNSW index comes later)."""
     row = conn.execute("SELECT id, dim FROM fleet_models WHERE model_id = %s", (model_name,)).fetchone()
     if row is not None:
         if row[1] != dim:
@@ -113,5 +113,26 @@ def model_id(conn, model_name: str, dim: int) -> int:
                              (model_name, dim)).fetchone()[0]
         table = vectors_table(model)
         conn.execute(f"CREATE TABLE {table} (text_hash bytea PRIMARY KEY, embedding vector({int(dim)}) NOT NULL)")
-        conn.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops)")
     return model
+
+
+def build_vector_indexes(conn) -> list[str]:
+    """Build the HNSW index of every model's vector table that has none; the tables indexed.
+
+    A first load is written with no HNSW index and indexed once at the end of the
+    run: pgvector builds an index about 10x faster than it inserts the same rows
+    into one (15k vectors: 4.8 s against 48.6 s), and in parallel.  Until then a
+    search scans the table exactly.  Later, smaller updates insert into the index.
+    ``CONCURRENTLY`` keeps the table writable and searchable meanwhile.
+    """
+    built = []
+    for (model,) in conn.execute("SELECT id FROM fleet_models ORDER BY id").fetchall():
+        table = vectors_table(model)
+        if conn.execute("SELECT to_regclass(%s)", (f"{table}_hnsw",)).fetchone()[0] is not None:
+            continue
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {table}_hnsw ON {table} "
+                     "USING hnsw (embedding vector_cosine_ops)")
+        built.append(table)
+    return built
