@@ -30,6 +30,7 @@ import pluggy
 
 from coderag import __version__
 from coderag import hookspecs
+from coderag.errors import CoderagError
 from coderag.errors import ConfigError
 from coderag.errors import PluginError
 from coderag.protocols import Registry
@@ -248,8 +249,8 @@ def create_backend(kind: str, name: str, *args: Any, **options: Any) -> Any:
                           f"set another with `git config coderag.{CONFIG_KEYS[kind]} NAME`")
     try:
         return factory(*args, **options)
-    except (ConfigError, PluginError):
-        raise
+    except CoderagError:
+        raise  # already one line fit to show (a bad option, a database that is down, a damaged store)
     except TypeError as exc:
         raise ConfigError(f"bad options for {label} {name!r}: {exc}") from None
     except Exception as exc:
