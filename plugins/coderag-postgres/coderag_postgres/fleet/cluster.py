@@ -61,9 +61,15 @@ def build_indexes(dsn: str, password_env: str = "") -> list[str]:
     from coderag_postgres import db
     from coderag_postgres.fleet import schema
 
+    import psycopg
+
+    from coderag.errors import StoreUnavailable
+
     conn = db.connect(dsn, password_env, autocommit=True)
     try:
         return schema.build_vector_indexes(conn)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(db.describe(exc, dsn)) from None
     finally:
         conn.close()
 

@@ -126,6 +126,19 @@ def build_vector_indexes(conn) -> list[str]:
     ``CONCURRENTLY`` keeps the table writable and searchable meanwhile.
     """
     built = []
+    # Two runs ending together would both build and deadlock (CONCURRENTLY waits for every open
+    # transaction, a waiting locker's too): the second leaves the build to the first.
+    if not conn.execute("SELECT pg_try_advisory_lock(hashtext('coderag fleet vector indexes'))").fetchone()[0]:
+        return built
+    try:
+        built = _build_missing(conn)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext('coderag fleet vector indexes'))")
+    return built
+
+
+def _build_missing(conn) -> list[str]:
+    built = []
     for (model,) in conn.execute("SELECT id FROM fleet_models ORDER BY id").fetchall():
         table = vectors_table(model)
         if conn.execute("SELECT to_regclass(%s)", (f"{table}_hnsw",)).fetchone()[0] is not None:
