@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import signal
 import stat
 import sys
 import threading
@@ -145,6 +146,7 @@ class Watcher:
         self.out = out or sys.stdout
         self.batcher = EventBatcher()
         self.stop = threading.Event()
+        self._updating = False
         self.updates = 0
         self._updater = None
         self._git_dir = self.repo.git_dir.resolve()
@@ -187,14 +189,37 @@ class Watcher:
         if self._updater is None:
             self._updater = Updater(self.repo, load_settings(self.repo.root))
         started = time.perf_counter()
-        entries = worktree_entries(self.repo)
-        report = self._updater.run(WORKTREE, entries=entries, commit=self.repo.resolve("HEAD"), wait=True)
+        self._updating = True
+        try:
+            entries = worktree_entries(self.repo)
+            report = self._updater.run(WORKTREE, entries=entries, commit=self.repo.resolve("HEAD"), wait=True)
+        finally:
+            self._updating = False
         self.updates += 1
         if not self.quiet:
             rebuilt = f" (new index: {report.rebuilt_because})" if report.rebuilt_because else ""
             print(f"{time.strftime('%H:%M:%S')} work tree indexed: +{report.files_added} "
                   f"-{report.files_removed} files, {report.chunks_embedded} chunks embedded, "
                   f"{time.perf_counter() - started:.2f}s{rebuilt}", file=self.out, flush=True)
+
+    def _catch_ctrl_c(self):
+        """Between updates, Ctrl-C only asks the loop to stop; during one it interrupts it.
+
+        A KeyboardInterrupt raised inside ``queue.get(timeout=...)`` can leave the
+        queue's lock held, and the watchdog thread, which puts paths into that queue
+        while holding the observer's lock, then blocks ``observer.stop()`` for ever.
+        The previous handler is returned (``None`` off the main thread, where no
+        handler can be set).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_ctrl_c(signum, frame) -> None:
+            if self._updating or self.stop.is_set():
+                raise KeyboardInterrupt  # the updater rolls an update in flight back
+            self.stop.set()
+
+        return signal.signal(signal.SIGINT, on_ctrl_c)
 
     def run(self, ready: Callable[[], None] | None = None) -> int:
         """Watch until :attr:`stop` is set or Ctrl-C; returns the exit status."""
@@ -213,6 +238,7 @@ class Watcher:
         lock = WatchLock(self.index.location.root)
         lock.acquire(wait=False)
         observer = Observer()
+        previous = self._catch_ctrl_c()
         try:
             observer.schedule(Handler(), str(self._root), recursive=True)
             if not _inside(self._git_dir, self._root):  # a linked worktree: its HEAD/index live elsewhere
@@ -233,6 +259,8 @@ class Watcher:
         except KeyboardInterrupt:
             pass  # Ctrl-C: an update in flight was rolled back by the updater
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             observer.stop()
             observer.join(timeout=5)
             lock.release()
