@@ -48,6 +48,25 @@ def skip_reason_for_mode(mode: str) -> str:
     return ""
 
 
+def split_readable(repo, entries, max_bytes: int) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]],
+                                                             dict[str, int]]:
+    """``(skipped, readable, sizes)`` of tree entries: ``(path, blob, reason)`` for those never read
+    (symlinks, submodules, blobs over ``max_bytes``), ``(path, blob)`` for the rest, and the blobs'
+    sizes (from one ``git cat-file`` call)."""
+    sizes = repo.blob_sizes(e.blob for e in entries if not skip_reason_for_mode(e.mode))
+    skipped, readable = [], []
+    for entry in entries:
+        reason = skip_reason_for_mode(entry.mode)
+        size = sizes.get(entry.blob)
+        if not reason and size is not None and size > max_bytes:
+            reason = f"larger than {max_bytes} bytes ({size})"
+        if reason:
+            skipped.append((entry.path, entry.blob, reason))
+        else:
+            readable.append((entry.path, entry.blob))
+    return skipped, readable, sizes
+
+
 def decode_blob(data: bytes, max_bytes: int) -> tuple[str | None, str]:
     """Return ``(text, "")`` or ``(None, reason)`` for a blob's bytes."""
     if len(data) > max_bytes:

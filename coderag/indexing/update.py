@@ -31,7 +31,7 @@ from coderag.ondisk.manifest import Manifest
 from coderag.indexing.file_pipeline import BatchResult
 from coderag.indexing.file_pipeline import BatchWorker
 from coderag.indexing.file_pipeline import PreparedFile
-from coderag.indexing.file_pipeline import skip_reason_for_mode
+from coderag.indexing.file_pipeline import split_readable
 from coderag.ondisk.layout import MANIFEST_NAME
 from coderag.ondisk.layout import IndexLocation
 from coderag.ondisk.layout import WriteLock
@@ -297,18 +297,9 @@ class Updater:
     # ------------------------------------------------------------------
     def _add_files(self, entries, manifest: Manifest, stores, worker: BatchWorker, generation: int,
                    report: UpdateReport) -> None:
-        readable = []
-        sizes = self.repo.blob_sizes(e.blob for e in entries if not skip_reason_for_mode(e.mode))
-        for entry in entries:
-            reason = skip_reason_for_mode(entry.mode)
-            size = sizes.get(entry.blob)
-            if not reason and size is not None and size > self.settings.max_file_bytes:
-                reason = f"larger than {self.settings.max_file_bytes} bytes ({size})"
-            if reason:
-                self._record_file(manifest, PreparedFile(entry.path, entry.blob, "", "skipped", reason),
-                                  generation, report)
-            else:
-                readable.append((entry.path, entry.blob))
+        skipped, readable, sizes = split_readable(self.repo, entries, self.settings.max_file_bytes)
+        for path, blob, reason in skipped:
+            self._record_file(manifest, PreparedFile(path, blob, "", "skipped", reason), generation, report)
         manifest.commit_if_open()
         pool_plan = pool.plan(readable, sizes, self.settings.workers, self.settings.batch_files)
         report.workers = pool_plan.workers

@@ -88,6 +88,20 @@ def connect(dsn: str, password_env: str = "", *, autocommit: bool = False, **kwa
         raise StoreUnavailable(describe(exc, dsn)) from None
 
 
+def _locked_version(conn, component: str) -> int:
+    """Inside a transaction: take the schema lock, then ``component``'s recorded version (0 if none)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('coderag schema'))")
+    conn.execute("CREATE TABLE IF NOT EXISTS coderag_schema (component text PRIMARY KEY, version int NOT NULL)")
+    row = conn.execute("SELECT version FROM coderag_schema WHERE component = %s", (component,)).fetchone()
+    return row[0] if row else 0
+
+
+def _refuse_newer(component: str, have: int, wanted: int) -> None:
+    if have > wanted:
+        raise ConfigError(f"the database's {component} schema is version {have}, newer than this "
+                          f"coderag-postgres knows ({wanted}): upgrade coderag-postgres")
+
+
 def ensure_schema(conn, component: str, migrations: list[str]) -> None:
     """Create or check ``component``'s tables; ``migrations[i]`` takes version ``i`` to ``i + 1``.
 
@@ -97,20 +111,22 @@ def ensure_schema(conn, component: str, migrations: list[str]) -> None:
     """
     wanted = len(migrations)
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('coderag schema'))")
-        conn.execute("CREATE TABLE IF NOT EXISTS coderag_schema "
-                     "(component text PRIMARY KEY, version int NOT NULL)")
-        row = conn.execute("SELECT version FROM coderag_schema WHERE component = %s", (component,)).fetchone()
-        have = row[0] if row else 0
+        have = _locked_version(conn, component)
         if have == wanted:
             return
-        if have > wanted:
-            raise ConfigError(f"the database's {component} schema is version {have}, newer than this "
-                              f"coderag-postgres knows ({wanted}): upgrade coderag-postgres")
+        _refuse_newer(component, have, wanted)
         if have:
             raise ConfigError(f"the database's {component} schema is version {have}, this coderag-postgres "
                               f"needs {wanted}: run `coderag-fleet migrate --dsn ...`")
         apply_migrations(conn, component, migrations, 0)
+
+
+def migrate_schema(conn, component: str, migrations: list[str]) -> tuple[int, int]:
+    """Bring ``component``'s tables to the newest version; ``(version before, version after)``."""
+    with conn.transaction():
+        have = _locked_version(conn, component)
+        _refuse_newer(component, have, len(migrations))
+        return have, apply_migrations(conn, component, migrations, have)
 
 
 def apply_migrations(conn, component: str, migrations: list[str], have: int) -> int:

@@ -18,7 +18,7 @@ from typing import Callable
 
 from coderag.errors import CoderagError
 from coderag.indexing.file_pipeline import BatchWorker
-from coderag.indexing.file_pipeline import skip_reason_for_mode
+from coderag.indexing.file_pipeline import split_readable
 from coderag.ondisk.manifest import decompress
 
 from coderag_postgres import db
@@ -173,17 +173,8 @@ def _update(writer: RepoWriter, worker: FleetBatchWorker, local: Path, commit: s
     result.files_removed = sum(1 for p in to_remove if p not in entries)
     result.files_changed = len(to_add)
     writer.kill_paths(to_remove)
-    sizes = repo.blob_sizes(e.blob for e in to_add if not skip_reason_for_mode(e.mode))
-    skipped, readable = [], []
-    for entry in to_add:
-        reason = skip_reason_for_mode(entry.mode)
-        size = sizes.get(entry.blob)
-        if not reason and size is not None and size > worker.settings.max_file_bytes:
-            reason = f"larger than {worker.settings.max_file_bytes} bytes ({size})"
-        if reason:
-            skipped.append((entry.path, entry.blob, "", "skipped", reason))
-        else:
-            readable.append((entry.path, entry.blob))
+    skipped, readable, _ = split_readable(repo, to_add, worker.settings.max_file_bytes)
+    skipped = [(path, blob, "", "skipped", reason) for path, blob, reason in skipped]
     if skipped:
         writer.add_batch(skipped, [], [], None, [])
     batches = [readable[i:i + BATCH_FILES] for i in range(0, len(readable), BATCH_FILES)]

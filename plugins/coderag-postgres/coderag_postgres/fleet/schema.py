@@ -84,16 +84,7 @@ def ensure(conn) -> None:
 
 def migrate(conn) -> tuple[int, int]:
     """Bring the fleet's tables to this version; ``(version before, version after)``."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('coderag schema'))")
-        conn.execute("CREATE TABLE IF NOT EXISTS coderag_schema "
-                     "(component text PRIMARY KEY, version int NOT NULL)")
-        row = conn.execute("SELECT version FROM coderag_schema WHERE component = %s", (COMPONENT,)).fetchone()
-        have = row[0] if row else 0
-        if have > len(MIGRATIONS):
-            raise db.ConfigError(f"the database's fleet schema is version {have}, newer than this "
-                                 f"coderag-postgres knows ({len(MIGRATIONS)})")
-        return have, db.apply_migrations(conn, COMPONENT, MIGRATIONS, have)
+    return db.migrate_schema(conn, COMPONENT, MIGRATIONS)
 
 
 def model_id(conn, model_name: str, dim: int) -> int:
