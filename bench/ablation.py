@@ -51,6 +51,10 @@ ROWS: dict[str, tuple[str, dict[str, str]]] = {
     "- all signals": ("hybrid", {"name_words": "0", "symbol_exact": "0", "test_penalty": "0",
                                  "example_penalty": "0", "prose_penalty": "0", "stub_penalty": "0"}),
     "- symbol match": ("hybrid", {"symbol_exact": "0"}),
+    "- file diversity": ("hybrid", {"file_diversity": "0"}),
+    "- file words": ("hybrid", {"file_words": "0"}),
+    "- file coherence": ("hybrid", {"file_coherence": "0"}),
+    "- file signals": ("hybrid", {"file_diversity": "0", "file_words": "0", "file_coherence": "0"}),
 }
 
 
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="an indexed clone to take the lookups' definitions from (for a windows-only index)")
     parser.add_argument("--only", default="", help="comma-separated row names (default: all)")
     parser.add_argument("--index-config", action="append", default=[], help="KEY=VALUE set before indexing")
+    parser.add_argument("--row", action="append", default=[], help="an extra row: NAME=key:value,...")
     parser.add_argument("--name", default="")
     args = parser.parse_args(argv)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -147,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     clone = prepare(corpus, work, args.index_config)
     queries = load_queries(corpus, args.limit)
-    rows = {n: ROWS[n] for n in args.only.split(",")} if args.only else ROWS
+    rows = {n: ROWS[n] for n in args.only.split(",")} if args.only else dict(ROWS)
+    for extra in args.row:  # NAME=key:value,... (mode:lexical sets the mode)
+        name, _, spec = extra.partition("=")
+        weights = dict(item.split(":", 1) for item in spec.split(",") if item)
+        rows[name] = (weights.pop("mode", "hybrid"), weights)
     source = Path(args.symbols_from) if args.symbols_from else clone
     symbols = symbol_queries(Index.open(source), args.symbols) if args.symbols else []
     results = {}

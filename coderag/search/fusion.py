@@ -20,6 +20,9 @@ from typing import Sequence
 
 from coderag.ondisk.manifest import ChunkRow
 from coderag.protocols import Hit
+from coderag.search.files import coherence_bonus
+from coderag.search.files import diversify
+from coderag.search.files import file_word_coverage
 from coderag.search.query import Query
 from coderag.search.query import parse_query
 from coderag.search.ranking import definition_match
@@ -34,13 +37,16 @@ __all__ = ["MODES", "DEFAULT_WEIGHTS", "Candidates", "fuse", "is_identifier_quer
 MODES = ("hybrid", "lexical", "semantic")
 DEFAULT_WEIGHTS = {
     "lexical": 1.0,
-    "semantic": 0.6,
+    "semantic": 0.8,
     "symbol_exact": 0.6,
     "name_words": 0.5,
     "test_penalty": 0.5,
     "example_penalty": 0.2,
     "prose_penalty": 0.3,
     "stub_penalty": 0.3,
+    "file_words": 0.6,
+    "file_coherence": 0.0,
+    "file_diversity": 0.1,
 }
 """Measured on the public evaluation corpus and checked on a held-out one (see ``docs/benchmarks.md``)."""
 
@@ -117,21 +123,32 @@ def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k
         row = rows.get(label)
         if row is None or not matches_filters(row, path_glob, language):
             continue
-        scored[label] = prior(row.path, row.language, weights) * (score + _signals(parsed, row, weights))
+        scored[label] = score + _signals(parsed, row, weights)
+        if weights["file_words"]:
+            scored[label] += weights["file_words"] * file_word_coverage(parsed, row.path)
+    if weights["file_coherence"] and scored:
+        # Relative to the best candidate, so the bonus means the same whatever the scores' scale.
+        unit = weights["file_coherence"] * max(scored.values())
+        for label, share in coherence_bonus(scored, lambda lb: rows[lb].path).items():
+            scored[label] += unit * share
+    for label in scored:
+        row = rows[label]
+        scored[label] *= prior(row.path, row.language, weights)
     order = sorted(scored, key=lambda label: (-scored[label], label))
-    ranked: list[tuple[int, float]] = []
     seen_spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for label in order:
+
+    def new_span(label: int) -> bool:
+        # Overlapping spans of one file (a method and its window) say the same thing twice.
         row = rows[label]
         spans = seen_spans[row.path]
-        # Overlapping spans of one file (a method and its window) say the same thing twice.
         if any(s <= row.end_line and row.start_line <= e for s, e in spans):
-            continue
+            return False
         spans.append((row.start_line, row.end_line))
-        ranked.append((label, scored[label]))
-        if len(ranked) >= k:
-            break
-    return ranked
+        return True
+
+    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k,
+                     compound=weights.get("file_diversity_compound", 1.0) > 0,
+                     margin=weights.get("file_diversity_margin", 0.0))
 
 
 def to_hits(ranked: Sequence[tuple[int, float]], rows: dict[int, ChunkRow]) -> list[Hit]:

@@ -104,6 +104,8 @@ class Query:
     :ivar is_symbol: the whole query is one identifier.
     :ivar word_set: stemmed sub-words of the query (with expansions), for
         matching against symbol and file names.
+    :ivar keywords: the stemmed content words of the query as typed (no stop
+        words, no expansions, at least 3 letters), once each, in order.
     """
 
     text: str
@@ -114,6 +116,7 @@ class Query:
     qualified: str
     is_symbol: bool
     word_set: frozenset[str]
+    keywords: tuple[str, ...] = ()
 
 
 def name_key(name: str) -> str:
@@ -155,8 +158,11 @@ def parse_query(text: str) -> Query:
         terms = tuple(dict.fromkeys(terms + tuple(name_tokens(spellings[0]))))
     spellings = [s for s in dict.fromkeys(spellings) if name_key(s)]
     words: set[str] = set()
+    keywords: list[str] = []
     for word in re.findall(r"\w+", text):
-        words.update(name_terms(word))
+        terms_of_word = name_terms(word)
+        words.update(terms_of_word)
+        keywords.extend(t for t in terms_of_word if len(t) > 2)
     expansions: list[str] = []
     # A bare symbol is looked up as spelled; words get their abbreviations' other forms.
     for word in re.findall(r"[A-Za-z]+", text) if not is_symbol else ():
@@ -175,4 +181,5 @@ def parse_query(text: str) -> Query:
         qualified=qualified,
         is_symbol=is_symbol,
         word_set=frozenset(words),
+        keywords=tuple(dict.fromkeys(keywords)),
     )

@@ -36,7 +36,12 @@ _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing|spec|specs|__tests__|__mocks__|test_?data|fixtures?)(/|$)"
     r"|(^|/)test_[^/]*$|(^|/)conftest\.py$|_(test|spec)\.\w+$|_tests\.py$|\.(spec|test)\.\w+$|Tests?\.\w+$"
 )
-_EXAMPLE_PATH = re.compile(r"(^|/)(examples?|samples?|demos?|docs?|benchmarks?|bench)(/|$)")
+_EXAMPLE_PATH = re.compile(
+    r"(^|/)(examples?|samples?|demos?|docs?|benchmarks?|bench)(/|$)"
+    # benchmark files beside the code they measure: "str_cat_benchmark.cc", "parse_bench.rs",
+    # "ParserBenchmark.java", "sort.bench.ts", "bench_parse.py"
+    r"|_(benchmarks?|bench)\.\w+$|[a-z]Benchmarks?\.\w+$|\.bench\.\w+$|(^|/)bench(mark)?_[^/]*$"
+)
 _STUB_SUFFIXES = (".pyi", ".d.ts", ".d.mts", ".d.cts")
 NAME_WORDS_FULL = 3
 """A name needs this many words found in the query for full :func:`name_coverage`."""

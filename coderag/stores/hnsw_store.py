@@ -75,7 +75,13 @@ class HnswVectorStore:
         Compaction inserts the delta into the graph (~1.5 ms per vector on a
         loaded 2-core machine, so seconds): a caller that must stay fast can
         pass ``False`` and call :meth:`compact` when :attr:`needs_compaction`.
-    :param num_threads: threads for graph inserts (-1: all cores).
+    :param num_threads: threads for graph inserts (-1: all cores).  Default 1:
+        concurrent inserts link the graph in a different order every run, so
+        two cold builds of one commit answered some queries differently
+        (vectors tied at the same distance, e.g. repeated licence headers,
+        fall in or out of the top k).  One thread gives the same graph every
+        time; a cold index of the external benchmark's largest repository
+        took the same time (the pool's workers already keep the cores busy).
     :param build_batch: fold queued additions into the in-memory graph once
         this many are queued and a compaction is due anyway (0: only at commit).
     :param shard_mb: memory of one graph shard (~110k vectors of 256 dims at
@@ -95,7 +101,7 @@ class HnswVectorStore:
         delta_ratio: float = 0.2,
         delta_max: int = 20000,
         auto_compact: bool = True,
-        num_threads: int = -1,
+        num_threads: int = 1,
         build_batch: int = 10_000,
         shard_mb: float = 128,
         **ignored: Any,
