@@ -23,14 +23,20 @@ from __future__ import annotations
 import re
 
 from coderag.chunking import syntax
+from coderag.chunking.lang_bash import BashSpec
 from coderag.chunking.lang_c import CppSpec
 from coderag.chunking.lang_c import CSpec
+from coderag.chunking.lang_elixir import ElixirSpec
 from coderag.chunking.lang_go import GoSpec
 from coderag.chunking.lang_java import JavaSpec
 from coderag.chunking.lang_javascript import JavaScriptSpec
 from coderag.chunking.lang_javascript import TypeScriptSpec
+from coderag.chunking.lang_kotlin import KotlinSpec
+from coderag.chunking.lang_lua import LuaSpec
 from coderag.chunking.lang_python import PythonSpec
+from coderag.chunking.lang_ruby import RubySpec
 from coderag.chunking.lang_rust import RustSpec
+from coderag.chunking.lang_swift import SwiftSpec
 from coderag.chunking.windows import WindowChunker
 from coderag.chunking.windows import in_order
 from coderag.chunking.windows import make_chunks
@@ -39,7 +45,7 @@ from coderag.chunking.windows import trim_blank
 from coderag.chunking.windows import window_spans
 from coderag.protocols import Chunk
 
-DEFINITIONS_VERSION = "1"
+DEFINITIONS_VERSION = "2"
 
 SPECS: dict[str, syntax.LanguageSpec] = {
     "python": PythonSpec(),
@@ -51,6 +57,12 @@ SPECS: dict[str, syntax.LanguageSpec] = {
     "java": JavaSpec(),
     "c": CSpec(),
     "cpp": CppSpec(),
+    "ruby": RubySpec(),
+    "elixir": ElixirSpec(),
+    "lua": LuaSpec(),
+    "swift": SwiftSpec(),
+    "kotlin": KotlinSpec(),
+    "shell": BashSpec(),
 }
 
 MAX_ERROR_FRACTION = 0.5
@@ -59,8 +71,11 @@ MAX_ERROR_FRACTION = 0.5
 MINIFIED_LINE_CHARS = 300
 """Average line length above which a file is treated as minified (windows only)."""
 
-# Lines that close a scope ("}", "})();", "}  // namespace x"): nothing to search in them.
-_ONLY_CLOSERS = re.compile(r"\s*(?:[)\]}][\s()\[\]{};,]*(?://.*|/\*.*)?)?")
+# Lines that close a scope ("}", "})();", "}  // namespace x", Ruby/Elixir/Lua "end", "end)"):
+# nothing to search in them.
+_ONLY_CLOSERS = re.compile(
+    r"\s*(?:(?:[)\]}]|end\b)(?:[\s()\[\]{};,]|end\b)*(?://.*|/\*.*|#.*|--.*)?)?"
+)
 _HEADER_LINES = 4
 _HEADER_CHARS = 200
 
@@ -81,10 +96,11 @@ class _Def:
 class DefinitionChunker:
     """Definition-level chunks (functions, methods, classes...) with a window fallback.
 
-    Supports Python, JavaScript, TypeScript/TSX, Go, Rust, Java, C and C++
-    through tree-sitter grammars, imported per language on first use.  Holds
-    only its options, so it pickles into worker processes; parsers live in a
-    per-process cache (:mod:`coderag.chunking.syntax`).
+    Supports Python, JavaScript, TypeScript/TSX, Go, Rust, Java, C, C++, Swift,
+    Kotlin, shell (bash), Ruby, Elixir and Lua through tree-sitter grammars,
+    imported per language on first use.  Holds only its options, so it
+    pickles into worker processes; parsers live in a per-process cache
+    (:mod:`coderag.chunking.syntax`).
     """
 
     name = "code"
@@ -135,7 +151,7 @@ class DefinitionChunker:
         spec = SPECS[language]
         parser, query, errors = syntax.load(language, spec)
         # "replace" keeps every "\n" in place, so tree rows are our line numbers.
-        src = text.encode("utf-8", "replace")
+        src = spec.preprocess(text.encode("utf-8", "replace"))
         root = parser.parse(src).root_node
         if syntax.error_fraction(root, errors, len(src)) > MAX_ERROR_FRACTION:
             return None

@@ -1,7 +1,11 @@
 """C and C++ definitions: functions, structs/unions/enums, classes, namespaces.
 
 Names are qualified with ``::``; an out-of-line ``int A::b() {...}`` is the
-method ``A::b``.
+method ``A::b``.  Attribute-like macros (``class ABSL_MUST_USE_RESULT
+Status``, ``FMT_EXPORT template <...>``, ``UV_EXTERN int uv_run(...)``,
+a lone ``ABSL_NAMESPACE_BEGIN`` line) are blanked before parsing: the
+grammar cannot know they expand to nothing, and took the macro for the class
+name or wrapped the whole declaration in an error.
 """
 from __future__ import annotations
 
@@ -39,6 +43,32 @@ def _declarator_name(node) -> str:
     return ""
 
 
+# An upper-case macro name with an underscore ("ABSL_MUST_USE_RESULT", "FMT_CONSTEXPR20", not "T" or
+# "FILE"), optionally with arguments, directly followed by another name on the same line: in a
+# declaration two adjacent names are a type and a name, so the macro is a specifier that expands away.
+_SPECIFIER_MACRO = re.compile(
+    rb"(?<![\w#.>:])([A-Z][A-Z0-9]*_[A-Z0-9_]*)(?:\([^()\n]*\))?(?=[ \t]+(?:[A-Za-z_~]|::))"
+)
+# The same after a declarator, before what ends it: "int f() const ABSL_LOCKS_EXCLUDED(mu) {",
+# "int n_ ABSL_GUARDED_BY(mu) = 0;", "void g() FMT_NOEXCEPT;" ("return MAX;" stays valid blanked).
+_TRAILING_MACRO = re.compile(
+    rb"(?<=[\w)\]][ \t])([A-Z][A-Z0-9]*_[A-Z0-9_]*)(?:\([^()\n]*\))?(?=[ \t]*(?:[;{=,)]|$))", re.MULTILINE
+)
+# A line holding only such a macro and no ";" ("ABSL_NAMESPACE_BEGIN", "FMT_BEGIN_EXPORT").
+_LONE_MACRO = re.compile(rb"(?m)^[ \t]*([A-Z][A-Z0-9]*_[A-Z0-9_]*)[ \t]*$")
+
+
+def _blank(match: re.Match) -> bytes:
+    return b" " * (match.end() - match.start())
+
+
+def blank_macros(src: bytes) -> bytes:
+    """``src`` with attribute-like macros replaced by spaces (offsets and lines unchanged)."""
+    if not re.search(rb"[A-Z]_", src):
+        return src
+    return _LONE_MACRO.sub(_blank, _TRAILING_MACRO.sub(_blank, _SPECIFIER_MACRO.sub(_blank, src)))
+
+
 def _template_outer(node):
     while node.parent is not None and node.parent.type == "template_declaration":
         node = node.parent
@@ -50,6 +80,9 @@ class CSpec(LanguageSpec):
         "[(function_definition) (struct_specifier) (union_specifier) (enum_specifier)] @def"
     )
     sep = "::"
+
+    def preprocess(self, src: bytes) -> bytes:
+        return blank_macros(src)
 
     def classify(self, node):
         body = node.child_by_field_name("body")

@@ -28,6 +28,12 @@ GRAMMARS: dict[str, tuple[str, str]] = {
     "java": ("tree_sitter_java", "language"),
     "c": ("tree_sitter_c", "language"),
     "cpp": ("tree_sitter_cpp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "swift": ("tree_sitter_swift", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "shell": ("tree_sitter_bash", "language"),
 }
 
 CLASS_LIKE = frozenset({"class", "struct", "union", "interface", "trait", "impl", "enum", "object"})
@@ -61,6 +67,10 @@ class LanguageSpec:
     attach_types: frozenset[str] = frozenset()
     sep: str = "."
     """Separator of qualified names (``Class.method``; ``A::b`` in C++)."""
+
+    def preprocess(self, src: bytes) -> bytes:
+        """The bytes handed to the parser: same length and newlines as ``src`` (default: unchanged)."""
+        return src
 
     def classify(self, node: "Node") -> Found | None:
         raise NotImplementedError
@@ -115,10 +125,13 @@ def load(language: str, spec: LanguageSpec) -> tuple["Parser", "Query", "Query"]
 def error_fraction(root: "Node", error_query: "Query", size: int) -> float:
     """Fraction of the source bytes that the parser could not make sense of (0.0 for a clean parse).
 
-    Bytes inside ``ERROR`` nodes count, except those of error-free multi-line
-    constructs the parser still recognised inside them: one ``#ifdef`` in a C
-    initializer wraps the rest of a file in an ``ERROR`` node whose functions
-    are nonetheless parsed fine.
+    Only the innermost ``ERROR`` nodes count, less the error-free multi-line
+    constructs the parser still recognised inside them.  An error wraps
+    everything it could not close: one unknown macro in a C++ header
+    (``int f() ABSL_LOCKS_EXCLUDED(mu);``) turned the whole ``#ifndef`` guard
+    into one ``ERROR`` whose classes and functions are nonetheless parsed
+    fine, and one ``#ifdef`` in a C initializer did the same to the rest of
+    its file.
     """
     if not root.has_error or size == 0:
         return 0.0
@@ -127,13 +140,13 @@ def error_fraction(root: "Node", error_query: "Query", size: int) -> float:
     errors = sorted(
         QueryCursor(error_query).captures(root).get("e", []), key=lambda n: (n.start_byte, -n.end_byte)
     )
-    if root.type == "ERROR":
+    if root.type == "ERROR" and not errors:
         errors = [root]
-    bad, reach = 0, 0
-    for node in errors:
-        if node.start_byte < reach:
-            continue  # inside an error already counted
-        reach = node.end_byte
+    bad = 0
+    for i, node in enumerate(errors):
+        following = errors[i + 1] if i + 1 < len(errors) else None
+        if following is not None and following.start_byte < node.end_byte:
+            continue  # holds a smaller error: that one is counted instead
         bad += node.end_byte - node.start_byte
         for child in node.named_children:
             if not child.has_error and child.end_point.row > child.start_point.row:

@@ -97,7 +97,8 @@ def prepare_file(path: str, blob: str, data: bytes, chunker, max_bytes: int) -> 
     from coderag.analysis.languages import is_probably_generated
 
     text, reason = decode_blob(data, max_bytes)
-    language = detect_language(path, text[:200] if text else None)
+    # The whole text: a C++ header often shows its first C++ construct after a long licence.
+    language = detect_language(path, text)
     prepared = PreparedFile(path, blob, language)
     if text is None:
         prepared.status, prepared.reason = "skipped", reason

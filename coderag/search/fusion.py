@@ -37,7 +37,7 @@ __all__ = ["MODES", "DEFAULT_WEIGHTS", "Candidates", "fuse", "is_identifier_quer
 MODES = ("hybrid", "lexical", "semantic")
 DEFAULT_WEIGHTS = {
     "lexical": 1.0,
-    "semantic": 0.8,
+    "semantic": 1.0,
     "symbol_exact": 0.6,
     "name_words": 0.5,
     "test_penalty": 0.5,
@@ -45,7 +45,7 @@ DEFAULT_WEIGHTS = {
     "prose_penalty": 0.3,
     "stub_penalty": 0.3,
     "file_words": 0.6,
-    "file_coherence": 0.0,
+    "file_coherence": 0.15,
     "file_diversity": 0.1,
 }
 """Measured on the public evaluation corpus and checked on a held-out one (see ``docs/benchmarks.md``)."""
