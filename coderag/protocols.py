@@ -133,6 +133,10 @@ class Embedder(Protocol):
       ``chars``) reported by ``git coderag index --json``;
     * ``requests_in_flight() -> int``: shown by the progress bar.
 
+    Any embedder may set ``embeds_path = True``: each chunk's vector then gets
+    its file path's vector mixed in (one more embedded text per file; the
+    embedding cache still holds the chunk texts' own vectors).
+
     It may raise :class:`~coderag.errors.PartialEmbedding` when only some texts
     failed (their files are retried by the next update),
     :class:`~coderag.errors.EmbedderUnavailable` to stop the update, and

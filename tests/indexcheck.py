@@ -92,6 +92,7 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
     from coderag.config import load_settings
     from coderag.analysis.documents import lexical_doc
     from coderag.protocols import Chunk
+    from coderag.indexing.file_pipeline import mix_paths
     from coderag.ondisk.store_pair import IndexStores
 
     current = location(repo.root).current()
@@ -116,9 +117,12 @@ def check_consistent(repo, exact: bool = False, sample: int = 20, seed: int = 0)
         stores = IndexStores.open(current, load_settings(repo.root), int(meta["dim"]), readonly=True)
         assert len(stores.vectors) >= len(rows) and len(stores.lexical) >= len(rows)
         rng = random.Random(seed)
+        embedder = _embedder(repo.root)
         for label, path, _, _, _, symbol, text_hash in rng.sample(rows, min(sample, len(rows))):
             cached = manifest.cached_vectors([text_hash])[text_hash]
             vector = np.frombuffer(cached, dtype=np.float16).astype(np.float32)
+            if getattr(embedder, "embeds_path", False):  # the store holds the text vector mixed with the path's
+                vector = mix_paths(vector, embedder.embed_documents([path])[0])
             stored = stored_vector(stores.vectors, label)
             assert stored is not None, f"label {label} ({path}) is missing from the vector store"
             cosine = float(stored @ vector) / float(np.linalg.norm(stored) * np.linalg.norm(vector))
@@ -196,3 +200,18 @@ def change_some(repo, rng: random.Random, step: int, count: int = 8) -> None:
     (repo.root / rng.choice(paths)).unlink()
     repo.write({f"pkg{step % 10}/fresh_{step}.py": f"def fresh_function_{step}(y):\n    return y * {step}\n"})
     repo.commit(message=f"step {step}")
+
+
+_EMBEDDERS: dict[tuple, object] = {}
+
+
+def _embedder(root: Path):
+    """The repository's configured embedder (cached per settings: loading a model costs ~0.1 s)."""
+    from coderag.config import load_settings
+    from coderag.plugins import create_backend
+
+    settings = load_settings(root)
+    key = (settings.backends["embedder"], tuple(sorted(settings.options["embedder"].items())))
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = create_backend("embedder", settings.backends["embedder"], **settings.options["embedder"])
+    return _EMBEDDERS[key]

@@ -444,3 +444,39 @@ def test_hnsw_builds_bounded_graph_shards_while_vectors_arrive(tmp_path):
     store.compact()
     assert len(store) == 39 and len(store._graphs.shards) == 2
     assert len(list((tmp_path / "vec").glob("base-*.hnsw"))) == 2  # older files collected
+
+
+# ---------------------------------------------------------------------------
+# the file path in the vectors
+# ---------------------------------------------------------------------------
+
+
+def test_path_is_mixed_into_vectors_and_the_cache_keeps_text_vectors(make_repo):
+    import numpy as np
+
+    from coderag.config import load_settings
+    from coderag.indexing.file_pipeline import BatchWorker
+
+    repo = make_repo({"billing/invoice.py": "def total(items):\n    return sum(items)\n",
+                      "search/ranking.py": "def total(items):\n    return sum(items)\n"})
+    items = [(p, repo.git("rev-parse", f"HEAD:{p}").strip()) for p in ("billing/invoice.py", "search/ranking.py")]
+    worker = BatchWorker(str(repo.root), load_settings(repo.root), None)
+    assert worker.with_path  # the bundled model asks for it
+    result = worker.run(items)
+    assert len(result.rows) == 2 and result.new_vectors == [0]  # one text, embedded once
+    np.testing.assert_array_equal(result.text_vectors[0], result.text_vectors[1])
+    assert not np.allclose(result.vectors[0], result.vectors[1])  # their paths tell them apart
+    np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, rtol=1e-5)
+    query = worker.embedder.embed_query("invoice billing total")
+    assert float(result.vectors[0] @ query) > float(result.vectors[1] @ query)
+
+
+def test_a_renamed_file_embeds_nothing_again(make_repo):
+    repo = make_repo(python_files(3))
+    index = Index.open(repo.root)
+    first = index.update()
+    repo.git("mv", "pkg/mod_1.py", "pkg/renamed.py")
+    repo.commit(message="rename")
+    second = index.update()
+    assert first.chunks_embedded > 0
+    assert second.chunks_added >= 3 and second.chunks_embedded == 0

@@ -24,7 +24,7 @@ from coderag.protocols import LexicalDoc
 MAX_CHUNK_CHARS = 20_000
 """Longer chunk texts are cut for embedding and keyword indexing (spans stay exact)."""
 
-DOCUMENTS_VERSION = "2"
+DOCUMENTS_VERSION = "3"
 """Bump when :func:`lexical_doc` or :func:`embedding_text` output changes: stored indexes must be rebuilt."""
 
 STEM = True

@@ -44,6 +44,10 @@ class Model2VecEmbedder:
         keep their tail, which static models can afford).
     """
 
+    embeds_path = True
+    """Chunk vectors get their file path's vector mixed in (the bundled model was trained on
+    path-prefixed code); see :meth:`coderag.indexing.file_pipeline.BatchWorker._with_paths`."""
+
     def __init__(self, model: str | os.PathLike[str] = "", max_length: int = 0, **_ignored) -> None:
         self.model_path = str(model) if model else str(DEFAULT_MODEL_DIR)
         self.max_length = int(max_length) or None

@@ -120,6 +120,20 @@ def prepare_file(path: str, blob: str, data: bytes, chunker, max_bytes: int) -> 
 # ---------------------------------------------------------------------------
 
 
+PATH_WEIGHT = 0.25
+"""Weight of a file path's vector in its chunks' vectors (for embedders with ``embeds_path``)."""
+
+
+def mix_paths(vectors, path_vectors):
+    """Rows of ``vectors`` plus :data:`PATH_WEIGHT` times the matching rows of ``path_vectors``, normalised."""
+    import numpy as np
+
+    mixed = np.asarray(vectors, dtype=np.float32) + PATH_WEIGHT * np.asarray(path_vectors, dtype=np.float32)
+    norms = np.linalg.norm(mixed, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (mixed / norms).astype(np.float32)
+
+
 @dataclass
 class BatchResult:
     """What one batch of files produced, in compact form for the single writer."""
@@ -141,6 +155,8 @@ class BatchResult:
     """The worker process's peak resident memory so far (0 when run in the writer)."""
     service: dict[str, int] = field(default_factory=dict)
     """Requests, retries, tokens and characters sent by an embedder that calls a service, for this batch."""
+    text_vectors: "object" = None
+    """When ``vectors`` hold path-mixed vectors: the chunks' own text vectors, for the embedding cache."""
 
 
 class BatchWorker:
@@ -158,6 +174,8 @@ class BatchWorker:
         self.settings = settings
         self.chunker = create_backend("chunker", settings.backends["chunker"], **settings.options["chunker"])
         self.embedder = create_backend("embedder", settings.backends["embedder"], **settings.options["embedder"])
+        self.with_path = bool(getattr(self.embedder, "embeds_path", False))
+        """Mix each chunk's vector with its file path's (the embedder asked for it)."""
         self.manifest_path = manifest_path
         self._cache = None
 
@@ -242,9 +260,29 @@ class BatchWorker:
                     prepared.status, prepared.stage, prepared.reason = "error", "embed", "embedder failed"
                 rows, lexical, counts, missing = [], [], [0] * len(files), []
                 vectors = np.zeros((0, self.embedder.dim), dtype=np.float32)
+        text_vectors = None
+        if self.with_path and rows:
+            text_vectors, vectors = vectors, self._with_paths(rows, vectors)
         seconds["embed"] = time.perf_counter() - t0
         service = {k: v - before.get(k, 0) for k, v in stats().items()} if stats else {}
-        return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read, service=service)
+        return BatchResult(files, counts, rows, lexical, vectors, missing, seconds, bytes_read, service=service,
+                           text_vectors=text_vectors)
+
+    def _with_paths(self, rows: list[tuple], vectors):
+        """Each chunk's vector plus :data:`PATH_WEIGHT` times its file path's, normalised.
+
+        The bundled model was trained on path-prefixed code, and a file's name
+        and folder say what it is about ("Validation.swift", "middleware/").
+        The path is mixed in after embedding rather than put in the text, so
+        the cache stays keyed by the text alone: a duplicate or renamed file
+        reuses its text vectors and only its path is embedded.
+        """
+        import numpy as np
+
+        paths = list(dict.fromkeys(row[0] for row in rows))
+        where = {path: i for i, path in enumerate(paths)}
+        path_vectors = np.asarray(self.embedder.embed_documents(paths), dtype=np.float32)
+        return mix_paths(vectors, path_vectors[[where[row[0]] for row in rows]])
 
     def _vectors(self, rows: list[tuple], texts: list[str]):
         """``(vectors, indexes embedded now, {failed text hash: reason})`` for ``rows``.

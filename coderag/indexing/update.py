@@ -354,7 +354,8 @@ class Updater:
             self._record_file(manifest, prepared, generation, report)
         manifest.add_chunks([(int(label), *row) for label, row in zip(labels, result.rows)], generation)
         if result.new_vectors:
-            new = result.vectors[result.new_vectors].astype(np.float16)
+            own = result.vectors if result.text_vectors is None else result.text_vectors  # the cache keeps text vectors
+            new = own[result.new_vectors].astype(np.float16)
             manifest.add_vectors([(result.rows[i][7], new[j].tobytes()) for j, i in enumerate(result.new_vectors)])
         manifest.commit()
         if len(labels):

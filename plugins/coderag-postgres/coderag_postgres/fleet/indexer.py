@@ -76,6 +76,9 @@ class FleetBatchWorker(BatchWorker):
 
     def __init__(self, repo_root: str, settings, writer: RepoWriter | None = None) -> None:
         super().__init__(repo_root, settings, None)
+        # Vectors are shared by text across the fleet: one blob at two paths (a vendored copy, a
+        # fork) must be embedded once, so paths stay out of the embedded text here.
+        self.with_path = False
         self.writer = writer
 
     def _cached(self, hashes: list[bytes]) -> dict[bytes, bytes]:
