@@ -3,9 +3,13 @@
 Both retrievers return candidate labels with scores on their own scales.
 Each list is min-max scaled per query and the two are added with weights
 (:func:`fuse`); the result is then adjusted by the code-aware signals of
-:mod:`coderag.search.ranking`, read from the manifest rows:
+:mod:`coderag.search.ranking` and the file-level evidence of
+:mod:`coderag.search.files`, read from the manifest rows:
 
-    score = prior(path) * (fused + symbol match or name words)
+    score = prior(path) * (fused + symbol match or name words + file words [+ coherence])
+
+and the top ``k`` are picked with each further chunk of a file already
+picked counting for less (:func:`~coderag.search.files.diversify`).
 
 Everything here is pure, so every signal can be unit-tested on small
 fixtures, and every weight can be overridden from git config
@@ -40,13 +44,13 @@ DEFAULT_WEIGHTS = {
     "semantic": 1.0,
     "symbol_exact": 0.6,
     "name_words": 0.5,
-    "test_penalty": 0.5,
-    "example_penalty": 0.2,
+    "test_penalty": 0.7,
+    "example_penalty": 0.4,
     "prose_penalty": 0.3,
     "stub_penalty": 0.3,
     "file_words": 0.6,
     "file_coherence": 0.15,
-    "file_diversity": 0.1,
+    "file_diversity": 0.2,
 }
 """Measured on the public evaluation corpus and checked on a held-out one (see ``docs/benchmarks.md``)."""
 
