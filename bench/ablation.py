@@ -55,6 +55,8 @@ ROWS: dict[str, tuple[str, dict[str, str]]] = {
     "- file words": ("hybrid", {"file_words": "0"}),
     "- file coherence": ("hybrid", {"file_coherence": "0"}),
     "- file signals": ("hybrid", {"file_diversity": "0", "file_words": "0", "file_coherence": "0"}),
+    "previous defaults": ("hybrid", {"semantic": "0.6", "test_penalty": "0.5", "example_penalty": "0.2",
+                                     "file_diversity": "0", "file_words": "0", "file_coherence": "0"}),
 }
 
 
