@@ -85,8 +85,7 @@ def coherence_bonus(scores: dict[int, float], path_of: Callable[[int], str]) -> 
 
 
 def diversify(order: Iterable[int], scores: dict[int, float], path_of: Callable[[int], str], decay: float,
-              accept: Callable[[int], bool], k: int, compound: bool = True,
-              margin: float = 0.0) -> list[tuple[int, float]]:
+              accept: Callable[[int], bool], k: int) -> list[tuple[int, float]]:
     """The top ``k`` after scaling the n-th further chunk of a file by ``(1 - decay) ** n``.
 
     ``order`` is best first; ``accept`` may refuse a label (an overlapping
@@ -95,7 +94,6 @@ def diversify(order: Iterable[int], scores: dict[int, float], path_of: Callable[
     """
     keep = 1.0 - decay
     taken: dict[str, int] = defaultdict(int)
-    best: dict[str, float] = {}
     chosen: list[tuple[int, float]] = []
     for label in order:
         raw = scores[label]
@@ -104,11 +102,7 @@ def diversify(order: Iterable[int], scores: dict[int, float], path_of: Callable[
         if not accept(label):
             continue
         path = path_of(label)
-        best.setdefault(path, raw)
-        if raw >= (1.0 - margin) * best[path]:
-            chosen.append((label, raw))
-        else:
-            chosen.append((label, raw * keep ** (taken[path] if compound else min(taken[path], 1))))
+        chosen.append((label, raw * keep ** taken[path]))
         taken[path] += 1
     chosen.sort(key=lambda item: (-item[1], item[0]))
     return chosen[:k]

@@ -150,9 +150,7 @@ def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k
         spans.append((row.start_line, row.end_line))
         return True
 
-    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k,
-                     compound=weights.get("file_diversity_compound", 1.0) > 0,
-                     margin=weights.get("file_diversity_margin", 0.0))
+    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k)
 
 
 def to_hits(ranked: Sequence[tuple[int, float]], rows: dict[int, ChunkRow]) -> list[Hit]:
