@@ -60,6 +60,14 @@ ROWS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+def parse_row(text: str) -> tuple[str, tuple[str, dict[str, str]]]:
+    """A ``--row``: ``NAME=key:value,key:value`` (``mode:lexical`` sets the mode)."""
+    name, _, spec = text.partition("=")
+    weights = dict(item.split(":", 1) for item in spec.split(",") if item)
+    mode = weights.pop("mode", "hybrid")
+    return name, (mode, weights)
+
+
 def load_queries(corpus: Path, limit: int) -> list[dict]:
     queries = [json.loads(line) for line in (corpus / "queries.jsonl").open(encoding="utf-8")]
     if limit and limit < len(queries):  # the harness's evenly spread subset
@@ -155,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     clone = prepare(corpus, work, args.index_config)
     queries = load_queries(corpus, args.limit)
     rows = {n: ROWS[n] for n in args.only.split(",")} if args.only else dict(ROWS)
-    for extra in args.row:  # NAME=key:value,... (mode:lexical sets the mode)
-        name, _, spec = extra.partition("=")
-        weights = dict(item.split(":", 1) for item in spec.split(",") if item)
-        rows[name] = (weights.pop("mode", "hybrid"), weights)
+    rows.update(parse_row(extra) for extra in args.row)
     source = Path(args.symbols_from) if args.symbols_from else clone
     symbols = symbol_queries(Index.open(source), args.symbols) if args.symbols else []
     results = {}

@@ -30,23 +30,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from ablation import ROWS as DOCSTRING_ROWS  # noqa: E402
+from ablation import parse_row  # noqa: E402
 
-ROWS: dict[str, tuple[str, dict[str, str]]] = {
-    # name: (mode, coderag.search.* overrides)
-    "default": ("hybrid", {}),
-    "lexical": ("lexical", {}),
-    "semantic": ("semantic", {}),
-    "- file diversity": ("hybrid", {"file_diversity": "0"}),
-    "- file words": ("hybrid", {"file_words": "0"}),
-    "- file coherence": ("hybrid", {"file_coherence": "0"}),
-    "- file signals": ("hybrid", {"file_diversity": "0", "file_words": "0", "file_coherence": "0"}),
-    "previous defaults": ("hybrid", {"semantic": "0.6", "test_penalty": "0.5", "example_penalty": "0.2",
-                                     "file_diversity": "0", "file_words": "0", "file_coherence": "0"}),
-    "- name words": ("hybrid", {"name_words": "0"}),
-    "- test penalty": ("hybrid", {"test_penalty": "0"}),
-    "- example penalty": ("hybrid", {"example_penalty": "0"}),
-    "- symbol match": ("hybrid", {"symbol_exact": "0"}),
-}
+# The docstring-corpus ablation's rows (bench/ablation.py), those that matter for these questions.
+ROWS: dict[str, tuple[str, dict[str, str]]] = {name: DOCSTRING_ROWS[name] for name in (
+    "default", "lexical", "semantic", "- file diversity", "- file words", "- file coherence", "- file signals",
+    "previous defaults", "- name words", "- test penalty", "- example penalty", "- symbol match")}
 CATEGORIES = ("architecture", "semantic", "symbol")
 
 
@@ -56,14 +47,6 @@ def load_scorer(external: Path):
     sys.modules["external_score"] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-def parse_row(text: str) -> tuple[str, tuple[str, dict[str, str]]]:
-    """``name=key:value,key:value`` (``mode:lexical`` sets the mode)."""
-    name, _, spec = text.partition("=")
-    weights = dict(item.split(":", 1) for item in spec.split(",") if item)
-    mode = weights.pop("mode", "hybrid")
-    return name, (mode, weights)
 
 
 def index_repo(repo: Path, reindex: bool) -> float:

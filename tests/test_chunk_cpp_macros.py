@@ -64,3 +64,31 @@ def test_a_macro_annotated_class_in_a_guarded_header_gets_definition_chunks():
 def test_a_c_header_stays_c():
     text = LICENCE + "#ifndef X_H\n#define X_H\nstruct point { int x; int y; };\nint add(int a, int b);\n#endif\n"
     assert prepare_file("src/x.h", "blob", text.encode(), DefinitionChunker(), 1 << 20).language == "c"
+
+
+def test_one_unknown_construct_in_a_header_guard_keeps_the_definitions():
+    # A lower-case annotation macro nothing can blank: the parser wraps the whole guard in an error.
+    text = HEADER.replace("int code() const", "int* absl_nonnull code() const absl_nonnull")
+    prepared = prepare_file("include/example/status.h", "blob", text.encode(), DefinitionChunker(), 1 << 20)
+    symbols = {c.symbol for c in prepared.chunks}
+    assert {"example::Status", "example::IsOk"} <= symbols
+    assert {c.kind for c in prepared.chunks} != {"window"}
+
+
+def test_preprocessor_lines_keep_their_macro_names():
+    src = b"#ifndef EXAMPLE_RANGES_H_\n#define EXAMPLE_RANGES_H_\n#  define EXAMPLE_EXPORT [[gnu::visibility]]\n#endif\n"
+    assert blank_macros(src) == src
+
+
+def test_an_error_around_a_namespace_counts_only_what_failed_to_parse():
+    # "DEFINE_FLAG(int, ...)" puts a type where an expression belongs: the parser wraps the whole
+    # header guard in one error, although only that line is unparsed; the rest has definitions.
+    text = (
+        "#ifndef X_H_\n#define X_H_\nnamespace net {\n"
+        'DEFINE_FLAG(int, retries, 3, "x");\n'
+        "enum class Code : int { kOk = 0, kBad = 1 };\n"
+        "using Rep = int;\n"
+        "}  // namespace net\n#endif  // X_H_\n"
+    )
+    chunks = DefinitionChunker().chunk("include/net/flags.h", text, "cpp")
+    assert "net::Code" in {c.symbol for c in chunks}

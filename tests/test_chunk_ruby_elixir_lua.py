@@ -1,11 +1,7 @@
 """Definition chunking for Ruby, Elixir and Lua: exact spans, symbols, kinds, docs and fallbacks."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from test_chunking import check_invariants
 from test_chunking import spans
 from test_chunking import uncovered
 
@@ -201,16 +197,6 @@ def test_detected_language_names_have_a_grammar():
     assert detect_language("run", "#!/usr/bin/env lua\nprint(1)\n") == "lua"
 
 
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_definitions_per_language(code, language):
-    text, expected = CASES[language]
-    chunks = code.chunk(PATHS[language], text, language)
-    assert spans(chunks) == expected
-    assert all(c.language == language for c in chunks)
-    check_invariants(chunks, text, PATHS[language])
-    assert uncovered(chunks, text) == []
-
-
 @pytest.mark.parametrize(
     ("language", "symbol", "first_line", "context"),
     [
@@ -297,46 +283,9 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("language", sorted(BROKEN))
-def test_unparsable_code_falls_back_to_windows(code, language):
-    text = BROKEN[language]
-    chunks = code.chunk("f", text, language)
-    assert {c.kind for c in chunks} == {"window"}
-    check_invariants(chunks, text)
-
-
 def test_missing_end_keeps_the_definitions_it_can(code):
     text = "class Foo\n  def a\n    1\n  end\n\n  def b\n    if x\n  end\nend\n"
     chunks = code.chunk("f.rb", text, "ruby")
     assert [c.symbol for c in chunks if c.kind == "function"] == ["a", "b"]
     assert uncovered(chunks, text) == []
 
-
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_binary_junk_does_not_crash(code, language):
-    junk = bytes(range(256)).decode("latin-1") * 20 + "\ud800 lone surrogate\n\x00\x00{{{(((\n"
-    chunks = code.chunk("f", junk, language)
-    check_invariants(chunks, junk)
-    assert uncovered(chunks, junk) == []
-
-
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_crlf_line_endings_keep_line_numbers(code, language):
-    text, expected = CASES[language]
-    crlf = text.replace("\n", "\r\n")
-    chunks = code.chunk("f", crlf, language)
-    assert spans(chunks) == expected
-    check_invariants(chunks, crlf)
-
-
-def test_grammars_load_lazily_per_language():
-    script = (
-        "import sys\n"
-        "from coderag.chunking.definitions import DefinitionChunker\n"
-        "c = DefinitionChunker()\n"
-        "c.chunk('a.rb', 'def f\\nend\\n', 'ruby')\n"
-        "c.chunk('a.lua', 'function f()\\nend\\n', 'lua')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('tree_sitter_')}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['tree_sitter_lua', 'tree_sitter_ruby']"

@@ -1,9 +1,6 @@
 """Definition chunking for Swift, Kotlin and shell: exact spans, symbols, kinds, docs and fallbacks."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from test_chunking import check_invariants
 from test_chunking import spans
@@ -270,16 +267,6 @@ def test_detected_language_names_have_a_grammar():
     assert detect_language("run", "#!/bin/bash\necho hi\n") == "shell"
 
 
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_definitions_per_language(code, language):
-    text, expected = CASES[language]
-    chunks = code.chunk(PATHS[language], text, language)
-    assert spans(chunks) == expected
-    assert all(c.language == language for c in chunks)
-    check_invariants(chunks, text, PATHS[language])
-    assert uncovered(chunks, text) == []
-
-
 @pytest.mark.parametrize(
     ("language", "symbol", "first_line", "context"),
     [
@@ -342,13 +329,6 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("language", sorted(BROKEN))
-def test_unparsable_code_falls_back_to_windows(code, language):
-    text = BROKEN[language]
-    chunks = code.chunk("f", text, language)
-    assert spans(chunks) == [(1, text.count("\n"), "window", "")]
-
-
 @pytest.mark.parametrize("language", sorted(CASES))
 def test_one_syntax_error_keeps_the_definitions(code, language):
     text, expected = CASES[language]
@@ -359,32 +339,3 @@ def test_one_syntax_error_keeps_the_definitions(code, language):
     check_invariants(chunks, broken)
     assert uncovered(chunks, broken) == []
 
-
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_binary_junk_does_not_crash(code, language):
-    junk = bytes(range(256)).decode("latin-1") * 20 + "\ud800 lone surrogate\n\x00\x00{{{(((\n"
-    chunks = code.chunk("f", junk, language)
-    check_invariants(chunks, junk)
-    assert uncovered(chunks, junk) == []
-
-
-@pytest.mark.parametrize("language", sorted(CASES))
-def test_crlf_line_endings_keep_line_numbers(code, language):
-    text, expected = CASES[language]
-    crlf = text.replace("\n", "\r\n")
-    chunks = code.chunk("f", crlf, language)
-    assert spans(chunks) == expected
-    check_invariants(chunks, crlf)
-
-
-def test_grammars_load_lazily_per_language():
-    script = (
-        "import sys\n"
-        "from coderag.chunking.definitions import DefinitionChunker\n"
-        "c = DefinitionChunker()\n"
-        "c.chunk('a.sh', 'f() {\\n  :\\n}\\n', 'shell')\n"
-        "c.chunk('a.kt', 'fun f() {\\n}\\n', 'kotlin')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('tree_sitter_')}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['tree_sitter_bash', 'tree_sitter_kotlin']"

@@ -199,3 +199,13 @@ def test_leaf_name():
     assert leaf_name("Session.get_adapter") == "get_adapter"
     assert leaf_name("std::vector::push_back") == "push_back"
     assert leaf_name("") == ""
+
+
+def test_benchmark_files_count_as_examples():
+    from coderag.search.ranking import is_example_path
+
+    for path in ("absl/strings/str_cat_benchmark.cc", "src/parse_bench.rs", "gson/ParserBenchmark.java",
+                 "lib/sort.bench.ts", "tools/bench_parse.py", "benchmarks/run.py"):
+        assert is_example_path(path), path
+    for path in ("src/benchmark.py", "src/workbench.py", "lib/bench.go", "absl/strings/str_cat.cc"):
+        assert not is_example_path(path), path

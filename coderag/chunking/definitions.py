@@ -45,7 +45,7 @@ from coderag.chunking.windows import trim_blank
 from coderag.chunking.windows import window_spans
 from coderag.protocols import Chunk
 
-DEFINITIONS_VERSION = "2"
+DEFINITIONS_VERSION = "3"
 
 SPECS: dict[str, syntax.LanguageSpec] = {
     "python": PythonSpec(),

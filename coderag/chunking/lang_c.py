@@ -59,6 +59,10 @@ _LONE_MACRO = re.compile(rb"(?m)^[ \t]*([A-Z][A-Z0-9]*_[A-Z0-9_]*)[ \t]*$")
 
 
 def _blank(match: re.Match) -> bytes:
+    text = match.string
+    line = text[text.rfind(b"\n", 0, match.start()) + 1 : match.start()]
+    if line.lstrip().startswith(b"#"):
+        return match.group(0)  # "#ifndef FMT_RANGES_H_", "#define FMT_EXPORT": the preprocessor's own names
     return b" " * (match.end() - match.start())
 
 

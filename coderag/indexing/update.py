@@ -22,7 +22,6 @@ from coderag.analysis.documents import DOCUMENTS_VERSION
 from coderag.errors import CoderagError
 from coderag.errors import EmbedderChanged
 from coderag.errors import IndexCorrupt
-from coderag.git.plumbing import STAGED
 from coderag.git.plumbing import Entry
 from coderag.git.plumbing import Repo
 from coderag.ondisk.manifest import FORMAT_VERSION
