@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain
 
 __all__ = [
     "MAX_WORD",
@@ -119,11 +120,7 @@ def code_tokens(text: str, stem: bool = False) -> list[str]:
     :func:`stem`; queries must then use ``query_tokens(..., stem=True)``.
     """
     expand = _expand_stemmed if stem else _expand
-    out: list[str] = []
-    extend = out.extend
-    for word in _WORD.findall(text):
-        extend(expand(word))
-    return out
+    return list(chain.from_iterable(map(expand, _WORD.findall(text))))
 
 
 def query_tokens(query: str, stem: bool = False) -> list[str]:

@@ -109,6 +109,8 @@ class StaticEncoder:
         if self.token_mapping is None and self.weights is None:
             # Texts of equal length pool together in one gather and one mean (np.add.reduceat over
             # ragged rows would be simpler, but is ~15x slower on 2-D arrays).
+            # int8 tables (the bundled model's) sum exactly in int32 for any text under ~16M tokens.
+            exact_sums = self.embedding.dtype == np.int8
             buckets: dict[int, list[int]] = defaultdict(list)
             for i, row in enumerate(ids):
                 if row:
@@ -118,7 +120,11 @@ class StaticEncoder:
                 for start in range(0, len(members), step):
                     part = members[start:start + step]
                     matrix = np.array([ids[i] for i in part], dtype=np.int64)
-                    out[part] = self.embedding[matrix].mean(axis=1)
+                    rows = self.embedding[matrix]
+                    if exact_sums:  # integer sums are exact, so this is the mean, ~25% faster
+                        out[part] = rows.sum(axis=1, dtype=np.int32) / length
+                    else:
+                        out[part] = rows.mean(axis=1)
             return out
         for i, row in enumerate(ids):
             if row:

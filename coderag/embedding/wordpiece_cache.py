@@ -49,6 +49,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A whitespace-separated piece holding a non-ASCII character (tried only where a piece starts, so
 # the scan stays linear), else an ASCII alphanumeric run, else one punctuation character.
 _WORDS = re.compile(r"(?<![^ \t\n\r])[^ \t\n\r]*[^\x00-\x7f][^ \t\n\r]*|[A-Za-z0-9]+|[^A-Za-z0-9 \t\n\r]")
+_ASCII_WORDS = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\n\r]")  # the same for ASCII text, twice as fast
 MAX_CACHED_WORDS = 400_000
 """Words kept before the cache starts over: bounds a worker's memory (~60 MB) on huge repositories."""
 _MAX_CACHED_CHARS = 256
@@ -112,7 +113,8 @@ class WordPieceCache(dict):
         """Ids of one ``text`` that :meth:`covers` (unknown words as the unknown id, as the tokenizer gives them)."""
         if len(self) > MAX_CACHED_WORDS:
             self.clear()
-        return list(chain.from_iterable(map(self.__getitem__, _WORDS.findall(text))))
+        words = (_ASCII_WORDS if text.isascii() else _WORDS).findall(text)
+        return list(chain.from_iterable(map(self.__getitem__, words)))
 
     def __missing__(self, word: str) -> tuple[int, ...]:
         if not word.isascii():
