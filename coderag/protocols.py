@@ -168,6 +168,11 @@ class VectorStore(Protocol):
     A ``readonly`` store never writes (not even to create its directory),
     sees the state committed when it was opened and refuses changes.
     Whether :meth:`search` sees uncommitted changes is up to the store.
+
+    A store may set ``commit_beside_lexical = True`` (optional, looked up with
+    ``getattr``) when its :meth:`commit` can run on another thread while the
+    lexical store commits, because it shares nothing with it and spends the
+    time outside the GIL (the builtin ``hnsw`` store builds graph links in C++).
     """
 
     def add(self, labels: "np.ndarray", vectors: "np.ndarray") -> None:

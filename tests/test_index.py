@@ -146,3 +146,28 @@ def test_searching_loads_neither_the_writer_nor_model2vec(sample_repo):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_failed_vector_commit_beside_the_lexical_one_leaves_the_index_unchanged(sample_repo):
+    # The hnsw store commits on its own thread beside Whoosh: its failure must still stop the
+    # update with one line, and roll everything back.  A real one: a folder stands where the
+    # store's next delta file goes.
+    import json
+
+    index = Index.open(sample_repo.root)
+    index.update()
+    before = top(index.search("retry with exponential backoff", k=3))
+    data = sample_repo.root / ".git" / "coderag" / (sample_repo.root / ".git" / "coderag" / "CURRENT").read_text().strip()
+    generation = json.loads((data / "vectors" / "manifest.json").read_text())["generation"]
+    blocker = data / "vectors" / f"delta-{generation + 1:08d}.npz"
+    blocker.mkdir()
+    sample_repo.commit({"extra.py": "def parse_yaml_config(path):\n    return open(path).read()\n"})
+    done = sample_repo.coderag("index")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "the vector store failed (commit)" in done.stderr and "the index is unchanged" in done.stderr
+    index = Index.open(sample_repo.root)
+    assert top(index.search("retry with exponential backoff", k=3)) == before
+    assert "extra.py" not in {h.path for h in index.search("parse yaml config", k=5)}
+    blocker.rmdir()
+    assert sample_repo.coderag("index").returncode == 0
+    assert Index.open(sample_repo.root).search("parse yaml config", k=1)[0].path == "extra.py"

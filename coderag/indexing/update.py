@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -54,6 +55,39 @@ def store_stage(action: str, store: str = "stores") -> Iterator[None]:
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         raise StoreFailed(f"the {store} failed ({action}): {message}; the index is unchanged") from exc
+
+
+def commit_stores(stores: "IndexStores") -> None:
+    """Commit both stores; side by side when the vector store allows it.
+
+    A cold build's last graph inserts (native code) and the lexical store's
+    last segment (Python) are both the tail of an update: run together, the
+    tail is the longer of the two instead of their sum.
+    """
+    if not getattr(stores.vectors, "commit_beside_lexical", False):
+        with store_stage("commit", "vector store"):
+            stores.vectors.commit()
+        with store_stage("commit", "lexical store"):
+            stores.lexical.commit()
+        return
+    failure: list[BaseException] = []
+
+    def commit_vectors() -> None:
+        try:
+            with store_stage("commit", "vector store"):
+                stores.vectors.commit()
+        except BaseException as exc:  # re-raised on the updating thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=commit_vectors, name="vector-commit")
+    thread.start()
+    try:
+        with store_stage("commit", "lexical store"):
+            stores.lexical.commit()
+    finally:
+        thread.join()  # never leave a commit running behind a failure or Ctrl-C
+    if failure:
+        raise failure[0]
 
 
 def settings_identity(settings: Settings, embedder_model_id: str, dim: int) -> dict[str, str]:
@@ -177,10 +211,7 @@ class Updater:
             self.progress("commit", 0, 1)
             with store_stage("delete"):
                 stores.delete(manifest.dead_labels())
-            with store_stage("commit", "vector store"):
-                stores.vectors.commit()
-            with store_stage("commit", "lexical store"):
-                stores.lexical.commit()
+            commit_stores(stores)
             self.progress("commit", 1, 1)
             report.seconds["store_commit"] = time.perf_counter() - t0
             manifest.begin()

@@ -58,6 +58,9 @@ def _flag(value: Any) -> bool:
 class HnswVectorStore:
     """Cosine (or inner product) nearest neighbours on disk; see the module notes.
 
+    Its :meth:`commit` may run beside the lexical store's (``commit_beside_lexical``):
+    the graph inserts it finishes release the GIL.
+
     :param directory: folder owned by the store (created unless ``readonly``).
     :param dim: vector dimension; opening a store built with another one
         raises :class:`~coderag.errors.IndexCorrupt` (rebuild needed).
@@ -87,6 +90,8 @@ class HnswVectorStore:
     :param shard_mb: memory of one graph shard (~110k vectors of 256 dims at
         128): what a build holds at once, whatever the repository's size.
     """
+
+    commit_beside_lexical = True
 
     def __init__(
         self,
