@@ -144,6 +144,18 @@ def test_a_backend_name_taken_twice_is_reported(site, capsys):
     assert "chunker backend 'windows' is registered twice" in capsys.readouterr().err
 
 
+def test_a_builtin_backend_is_made_without_scanning_plugins(site, capsys):
+    # The hot paths (a search, a commit hook) build builtins only: no plugin can take their names.
+    site("coderag-clash", "clash", GOOD.replace('"upper"', '"windows"'))
+    plugins.reset()
+    chunker = plugins.create_backend("chunker", "windows")
+    assert type(chunker).__module__.startswith("coderag.") and plugins._manager is None
+    assert capsys.readouterr().err == ""  # the clashing plugin was not even loaded
+    site("coderag-upper", "upper", GOOD)
+    assert type(plugins.create_backend("chunker", "upper")).__module__ != type(chunker).__module__
+    assert plugins._manager is not None  # a plugin's backend loads the plugins
+
+
 def test_factory_failure_names_plugin_version_and_fix(site):
     site("coderag-upper", "upper", GOOD)
     with pytest.raises(PluginError) as err:
