@@ -131,7 +131,11 @@ class Embedder(Protocol):
     * ``index_meta() -> dict[str, str]``: more identity to record in the index (the served model);
     * ``service_stats() -> dict[str, int]``: counters (``requests``, ``retries``, ``tokens``,
       ``chars``) reported by ``git coderag index --json``;
-    * ``requests_in_flight() -> int``: shown by the progress bar.
+    * ``requests_in_flight() -> int``: shown by the progress bar;
+    * ``request_size: int`` (with ``in_flight: int``): texts per request.  The update then
+      embeds in the writer process instead of the workers, packing the texts of all batches
+      into requests this full with ``in_flight`` of them at once
+      (:mod:`coderag.indexing.request_packer`).
 
     Any embedder may set ``embeds_path = True``: each chunk's vector then gets
     its file path's vector mixed in (one more embedded text per file; the

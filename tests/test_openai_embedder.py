@@ -212,3 +212,43 @@ def test_the_progress_bar_shows_requests_in_flight_retries_and_tokens(make_repo,
     progress.close()
     drawn = stream.getvalue()
     assert "requests" in drawn and "in flight" in drawn and "1 retries" in drawn and "tok/s" in drawn
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_texts_of_many_batches_are_packed_into_full_requests(make_repo, server, workers):
+    # 60 files in batches of 7 files (9 batches, 14 texts each): one request per batch would
+    # leave part-full requests behind every batch; packed, only the update's last one is.
+    repo = make_repo(many_files(60))
+    configure(repo, server, batch_size=16, in_flight=3)
+    repo.git("config", "coderag.workers", workers)
+    repo.git("config", "coderag.batchfiles", "7")
+    report = index(repo)
+    assert report["chunks_added"] == 120 and report["errors"] == {}
+    probe, *sizes = [r.size for r in server.requests]  # a first build asks the vector size once
+    assert probe == 1 and sum(sizes) == report["chunks_embedded"] == 120
+    assert sizes[:-1] == [16] * (len(sizes) - 1) and 0 < sizes[-1] <= 16 and len(sizes) == 8
+    assert report["service"]["requests"] == len(server.requests)
+    assert server.max_seen_concurrent <= 3
+    found = json.loads(repo.coderag("search", "--json", "-k", "3", "merge every item twice", check=True).stdout)
+    assert found["results"][0]["symbol"].startswith("merge_")
+
+    # A rename and an edit: only the edited file's texts are sent, in one request.
+    repo.git("mv", "pkg/mod01.py", "pkg/renamed01.py")
+    repo.commit({"pkg/mod02.py": 'def brand_new(value):\n    """A brand new function."""\n    return value\n'})
+    server.requests.clear()
+    report = index(repo)
+    assert [r.size for r in server.requests] == [1] and report["chunks_embedded"] == 1
+
+
+def test_a_failing_text_in_a_packed_request_fails_only_its_files(make_repo, server):
+    repo = make_repo(many_files(30))
+    configure(repo, server, batch_size=8, in_flight=2, retries=1)
+    repo.git("config", "coderag.workers", "2")
+    repo.git("config", "coderag.batchfiles", "4")
+    server.reject_text = "_7_twice"  # the server cannot take this one text
+    report = index(repo)
+    assert report["errors"] == {"embed": 1} and report["error_examples"][0]["path"] == "pkg/mod07.py"
+    assert report["chunks_added"] == 58
+    server.reject_text = None
+    report = index(repo)  # the next update retries just that file
+    assert report["files_added"] == 1 and report["errors"] == {}

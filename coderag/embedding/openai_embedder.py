@@ -86,6 +86,11 @@ class OpenAIEmbedder:
         self._stats = {"requests": 0, "retries": 0, "tokens": 0, "chars": 0}
         self._slots = _shared_slots(self.in_flight)
 
+    @property
+    def request_size(self) -> int:
+        """Texts per request: the update packs texts of many batches into requests this full."""
+        return self.batch_size
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_lock"] = None

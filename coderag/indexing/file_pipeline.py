@@ -157,6 +157,9 @@ class BatchResult:
     """Requests, retries, tokens and characters sent by an embedder that calls a service, for this batch."""
     text_vectors: "object" = None
     """When ``vectors`` hold path-mixed vectors: the chunks' own text vectors, for the embedding cache."""
+    texts: "list[str] | None" = None
+    """Each row's text to embed, when the worker left embedding to the writer (``vectors`` is then
+    ``None``; see :mod:`coderag.indexing.request_packer`)."""
 
 
 class BatchWorker:
@@ -178,6 +181,8 @@ class BatchWorker:
         """Mix each chunk's vector with its file path's (the embedder asked for it)."""
         self.manifest_path = manifest_path
         self._cache = None
+        self.defer_embedding = False
+        """Leave embedding to the writer, which packs many batches' texts into full requests."""
 
     def use_manifest(self, manifest_path: str | None) -> None:
         """Read the embedding cache from this manifest from now on (a worker may serve many updates)."""
@@ -235,6 +240,8 @@ class BatchWorker:
             prepared.chunks = []
             files.append(prepared)
             seconds["tokenize"] += time.perf_counter() - t1
+        if self.defer_embedding:
+            return BatchResult(files, counts, rows, lexical, None, [], seconds, bytes_read, texts=texts)
         t0 = time.perf_counter()
         stats = getattr(self.embedder, "service_stats", None)
         before = stats() if stats else {}
@@ -355,7 +362,7 @@ class BatchWorker:
 _worker: BatchWorker | None = None
 
 
-def init_worker(repo_root: str, settings, manifest_path: str | None) -> None:
+def init_worker(repo_root: str, settings, manifest_path: str | None, defer_embedding: bool = False) -> None:
     """Pool initializer: build this process's :class:`BatchWorker` once."""
     import os
 
@@ -363,6 +370,7 @@ def init_worker(repo_root: str, settings, manifest_path: str | None) -> None:
     _die_with_parent()
     global _worker
     _worker = BatchWorker(repo_root, settings, manifest_path)
+    _worker.defer_embedding = defer_embedding
 
 
 def _die_with_parent() -> None:

@@ -119,12 +119,12 @@ def _init_forked(manifest_path: str | None) -> None:
     file_pipeline._worker = worker
 
 
-def _init_spawned(repo_root: str, settings, manifest_path: str | None) -> None:
+def _init_spawned(repo_root: str, settings, manifest_path: str | None, defer_embedding: bool) -> None:
     """Pool initializer where ``fork`` is unavailable: build a worker from scratch."""
     _prepare_child()
     from coderag.indexing import file_pipeline
 
-    file_pipeline.init_worker(repo_root, settings, manifest_path)
+    file_pipeline.init_worker(repo_root, settings, manifest_path, defer_embedding)
 
 
 def _prepare_child() -> None:
@@ -192,7 +192,8 @@ def _run_pool(pool_plan: PoolPlan, worker, manifest_path: str | None) -> Iterato
         initializer, initargs = _init_forked, (manifest_path,)
     else:
         context = multiprocess.get_context("spawn")
-        initializer, initargs = _init_spawned, (str(worker.repo.root), worker.settings, manifest_path)
+        initializer, initargs = _init_spawned, (str(worker.repo.root), worker.settings, manifest_path,
+                                                worker.defer_embedding)
     window = pool_plan.workers * WINDOW_PER_WORKER
     pool = context.Pool(processes=pool_plan.workers, initializer=initializer, initargs=initargs)
     _inherited = None

@@ -29,6 +29,7 @@ from coderag.ondisk.manifest import FORMAT_VERSION
 from coderag.ondisk.manifest import FileRow
 from coderag.ondisk.manifest import Manifest
 from coderag.indexing.file_pipeline import BatchResult
+from coderag.indexing.request_packer import RequestPacker
 from coderag.indexing.file_pipeline import BatchWorker
 from coderag.indexing.file_pipeline import PreparedFile
 from coderag.indexing.file_pipeline import split_readable
@@ -338,16 +339,24 @@ class Updater:
         self.progress("files", 0, total)
         next_label = manifest.next_label()
         chunks = embedded = 0
-        for result in pool.run(pool_plan, worker, worker.manifest_path):
-            done += len(result.files)
-            chunks += len(result.rows)
-            embedded += len(result.new_vectors)
-            self.progress("files", done, total)
-            self.progress("chunks", chunks, 0)
-            self.progress("embeddings", embedded, 0)
-            if result.service:
-                self._report_service(result.service, worker, report)
-            next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
+        packer = RequestPacker.for_worker(worker)
+        worker.defer_embedding = packer is not None  # before the pool forks: the workers inherit it
+        try:
+            results = pool.run(pool_plan, worker, worker.manifest_path)
+            if packer is not None:  # the writer embeds, many batches' texts to a request
+                results = packer.embed(results)
+            for result in results:
+                done += len(result.files)
+                chunks += len(result.rows)
+                embedded += len(result.new_vectors)
+                self.progress("files", done, total)
+                self.progress("chunks", chunks, 0)
+                self.progress("embeddings", embedded, 0)
+                if result.service:
+                    self._report_service(result.service, worker, report)
+                next_label = self._store_batch(result, manifest, stores, generation, next_label, report)
+        finally:
+            worker.defer_embedding = False
 
     def _report_service(self, service: dict[str, int], worker: BatchWorker, report: UpdateReport) -> None:
         for key, value in service.items():

@@ -47,6 +47,9 @@ class EmbeddingServer:
     :param fault_rate: share of requests answered with ``fault`` instead (seeded, reproducible).
     :param retry_after: the ``Retry-After`` seconds of a 429.
     :param max_batch: a request with more texts gets a 413.
+
+    ``reject_text``: a request holding a text that contains this string gets a 413 (a text the
+    server cannot take), however the client splits it.
     """
 
     def __init__(self, dim: int = 32, delay: float = 0.0, max_concurrent: int = 64, model: str = "fake-embed",
@@ -60,6 +63,7 @@ class EmbeddingServer:
         self.fault_rate = fault_rate
         self.retry_after = retry_after
         self.max_batch = max_batch
+        self.reject_text: str | None = None
         self.fail_next: list[str] = []
         """Faults served to the next requests, first first (``"ok"`` for a normal answer); then
         ``fault``/``fault_rate`` apply."""
@@ -153,6 +157,8 @@ class EmbeddingServer:
                     time.sleep(server.delay)
                 fault = self._auth_fault() or server._pick_fault()
                 if not fault and server.max_batch and len(texts) > server.max_batch:
+                    fault = "413"
+                if not fault and server.reject_text and any(server.reject_text in t for t in texts):
                     fault = "413"
                 with server._lock:
                     server.requests.append(RequestRecord(len(texts), sum(map(len, texts)), started, fault or "200"))
