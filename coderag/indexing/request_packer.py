@@ -19,8 +19,10 @@ exactly as when a worker embeds.
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Iterable
 from typing import Iterator
@@ -72,14 +74,16 @@ class RequestPacker:
 
     def embed(self, results: Iterable[BatchResult]) -> Iterator[BatchResult]:
         """Batches with ``texts`` in, the same batches with ``vectors`` out, in the same order."""
-        pool = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="coderag-embed")
+        # Twice as many threads as slots: the embedder's own semaphore keeps ``in_flight`` requests
+        # on the wire, and a request sitting out a ``Retry-After`` gives its slot back meanwhile.
+        pool = ThreadPoolExecutor(max_workers=2 * self.in_flight, thread_name_prefix="coderag-embed")
         try:
             for result in results:
                 self._add(result)
                 self._send(pool, full_only=True)
-                yield from self._ready(wait=False)
+                yield from self._ready(block=False)
             self._send(pool, full_only=False)
-            yield from self._ready(wait=True)
+            yield from self._ready(block=True)
         finally:
             for _, future in self._requests:
                 future.cancel()
@@ -101,12 +105,27 @@ class RequestPacker:
 
     def _send(self, pool: ThreadPoolExecutor, full_only: bool) -> None:
         while len(self._unsent) >= self.request_size or (not full_only and self._unsent):
-            while len(self._requests) >= self.in_flight * (1 + QUEUED_REQUESTS_PER_SLOT):
-                self._collect(self._requests.popleft())  # backpressure: memory stays flat
+            self._wait_for_room()
             part = list(self._unsent)[:self.request_size]
             texts = [self._unsent.pop(text_hash) for text_hash in part]
             self._sent.update(part)
             self._requests.append((part, pool.submit(self._request, texts)))
+
+    def _wait_for_room(self) -> None:
+        """Backpressure (memory stays flat): collect answered requests, wherever they are in the queue.
+
+        Waiting for the oldest one alone would stall the writer behind a request that sits out a
+        ``Retry-After`` while later ones have long been answered.
+        """
+        limit = self.in_flight * (1 + QUEUED_REQUESTS_PER_SLOT)
+        while len(self._requests) >= limit:
+            answered = [request for request in self._requests if request[1].done()]
+            if not answered:
+                wait([future for _, future in self._requests], return_when=FIRST_COMPLETED)
+                continue
+            for request in answered:
+                self._requests.remove(request)
+                self._collect(request)
 
     def _request(self, texts: list[str]):
         """``(vectors or None, {index in texts: reason})``; errors no retry fixes propagate."""
@@ -129,9 +148,10 @@ class RequestPacker:
             else:
                 self._vectors[text_hash] = np.asarray(vectors[i], dtype=np.float32).astype(np.float16)
 
-    def _ready(self, wait: bool) -> Iterator[BatchResult]:
-        while self._requests and (wait or self._requests[0][1].done()):
-            self._collect(self._requests.popleft())
+    def _ready(self, block: bool) -> Iterator[BatchResult]:
+        for request in [r for r in self._requests if block or r[1].done()]:
+            self._requests.remove(request)
+            self._collect(request)
         while self._waiting and all(h in self._vectors or h in self._failed for h in self._waiting[0].needed):
             result = self._finish(self._waiting.popleft())
             if self._stats:  # the writer's own requests since the last batch handed back
