@@ -3,8 +3,10 @@
 Ollama, vLLM, text-embeddings-inference, llama.cpp's server, LM Studio or a
 hosted API.  Texts are cut into requests by a text count and a character
 budget; up to ``in_flight`` requests run at once, counted across all the
-update's worker processes (a semaphore the forked workers share), so the
-server sees the configured concurrency whatever the number of workers.
+update's threads and processes (a semaphore forked workers would share), so
+the server sees the configured concurrency.  An index update embeds in its
+writer process and packs the texts of all batches into full requests
+(``request_size``; see :mod:`coderag.indexing.request_packer`).
 
 The vector size and the model the server names are learnt from its first
 answer, recorded in the index (:meth:`OpenAIEmbedder.index_meta`) and checked
@@ -41,7 +43,7 @@ class OpenAIEmbedder:
     :param batch_size: at most this many texts per request.
     :param batch_chars: at most this many characters per request (a single longer text goes alone).
     :param max_input_chars: texts are cut to this many characters (servers reject over-long inputs).
-    :param in_flight: requests at once, over all worker processes.
+    :param in_flight: requests at once, over all the update's threads and processes.
     :param timeout: seconds to wait for one answer.
     :param retries: retries of one request (429, 5xx, timeouts, dropped connections) before its
         texts' files are recorded as errors for the next update.
