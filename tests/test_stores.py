@@ -478,9 +478,9 @@ def test_whoosh_kill_during_commit_keeps_previous_generation(tmp_path, at_toc):
     store.add([doc(7, "after", "crash", "recovered")])  # the lock died with the child
     store.commit()
     assert len(store) == 6 and labels(store.search(["recovered"], 3)) == [7]
-    # The commit cleaned the dead writer's files: two segments and the TOC remain.
+    # The commit cleaned the dead writer's files: two segments, the TOC and their label ranges remain.
     left = sorted(n for n in os.listdir(path) if n != "MAIN_WRITELOCK")
-    assert [n.rsplit(".", 1)[-1] for n in left] == ["seg", "seg", "toc"], left
+    assert [n.rsplit(".", 1)[-1] for n in left] == ["seg", "seg", "toc", "json"], left
 
 
 def test_hnsw_churn_keeps_every_live_vector_reachable(tmp_path):
@@ -523,3 +523,74 @@ def test_hnsw_churn_keeps_every_live_vector_reachable(tmp_path):
 
 def labels_of(hits):
     return [label for label, _ in hits]
+
+
+# ---------------------------------------------------------------------------
+# label ranges: deletes probe only the segments that may hold a label
+# ---------------------------------------------------------------------------
+
+
+def _segment_labels(store) -> dict[str, set[int]]:
+    """Every label term of every segment, read back from Whoosh (deleted documents included)."""
+    out = {}
+    for leaf, _ in store._searcher.leaf_searchers():
+        reader = leaf.reader()
+        out[reader.segment().segid] = {int(term) for term in reader.lexicon("label")}
+    return out
+
+
+def _counting_probes(monkeypatch) -> list:
+    from whoosh.reading import SegmentReader
+
+    probes = []
+    contains = SegmentReader.__contains__
+
+    def counted(self, term):
+        if term[0] == "label":
+            probes.append(term[1])
+        return contains(self, term)
+
+    monkeypatch.setattr(SegmentReader, "__contains__", counted)
+    return probes
+
+
+def test_deletes_probe_only_segments_whose_label_range_holds_them(tmp_path, monkeypatch):
+    from coderag.stores.whoosh_labels import RANGES_FILE
+    from coderag.stores.whoosh_labels import load_ranges
+
+    path = tmp_path / "lex"
+    store = WhooshLexicalStore(path, segment_docs=10)
+    store.add([doc(i, f"sym{i}", "src", f"word{i} common") for i in range(1, 31)])
+    store.commit()
+    ranges = load_ranges(path)
+    assert sorted(ranges.values()) == [(1, 10), (11, 20), (21, 30)]
+    probes = _counting_probes(monkeypatch)
+    store.delete([5, 15, 25])
+    store.commit()
+    assert sorted(probes) == ["15", "25", "5"]  # one segment each, not all three
+    assert labels(store.search(["word15"], 3)) == [] and len(store.search(["common"], 40)) == 27
+
+    # Many small commits merge a size tier: the merged segment's range covers its labels.
+    for i in range(31, 45):
+        store.add([doc(i, f"sym{i}", "src", f"word{i} common")])
+        store.commit()
+    ranges = load_ranges(path)
+    for segid, held in _segment_labels(store).items():
+        low, high = ranges[segid]
+        assert low <= min(held) and max(held) <= high, (segid, ranges[segid], held)
+    assert set(ranges) == set(_segment_labels(store))  # no entry for a segment merged away
+    store.delete([33, 40])
+    store.commit()
+    assert labels(store.search(["word33"], 3)) == [] and labels(store.search(["word40"], 3)) == []
+
+    # An unreadable file only costs lookups: every segment is probed again.
+    store.close()
+    (path / RANGES_FILE).write_text("{not json")
+    probes.clear()
+    store = WhooshLexicalStore(path, segment_docs=10)
+    segments = store.segment_count
+    store.delete([7])
+    store.commit()
+    assert len(probes) == segments > 1
+    assert labels(store.search(["word7"], 3)) == [] and len(store.search(["common"], 60)) == 38
+    store.close()

@@ -8,7 +8,8 @@ nothing but the label.
 Changes are buffered and applied by :meth:`WhooshLexicalStore.commit`:
 
 * deletions are looked up term by term through the writer's one cached
-  searcher (never a segment reopen per document);
+  searcher (never a segment reopen per document), only in the segments whose
+  label range may hold them (:mod:`coderag.stores.whoosh_labels`);
 * additions go into new segments of at most ``segment_docs`` documents,
   written by :mod:`coderag.stores.whoosh_segments` (the same bytes as
   Whoosh's writer, at half the CPU).  As soon as ``segment_docs`` additions
@@ -50,6 +51,10 @@ from coderag.errors import IndexCorrupt
 from coderag.protocols import LexicalDoc
 from coderag.stores.atomic import fsync_dir
 from coderag.stores.atomic import fsync_path
+from coderag.stores.whoosh_labels import delete_labels
+from coderag.stores.whoosh_labels import load_ranges
+from coderag.stores.whoosh_labels import save_ranges
+from coderag.stores.whoosh_labels import union
 from coderag.stores.whoosh_segments import merge_full_tiers
 from coderag.stores.whoosh_segments import merge_small
 
@@ -140,6 +145,7 @@ class WhooshLexicalStore:
         self._writer: Any = None  # holds Whoosh's lock from the first unpublished segment to the commit
         self._files_before: set[str] = set()
         self._unpublished: list[tuple[Any, array]] = []  # (segment, its labels in document order)
+        self._label_ranges = {} if self.readonly else load_ranges(self.directory)
         self._ix: Any = None
         self._searcher: Any = None
         self._closed = False
@@ -232,6 +238,8 @@ class WhooshLexicalStore:
         docs = [self._adds.pop(label) for label in labels]
         segment = write_segment(self._ix, [(str(d.label), d.symbol, d.path, d.body) for d in docs])
         self._unpublished.append((segment, array("q", labels)))
+        if labels:
+            self._label_ranges[segment.segid] = (labels[0], labels[-1])
 
     def _forget_unpublished(self, label: int) -> None:
         """Delete ``label``'s copy in an unpublished segment, if any (documents are in label order)."""
@@ -318,21 +326,26 @@ class WhooshLexicalStore:
         self._reopen_searcher()
 
     def _apply(self, writer: Any) -> None:
-        from whoosh.query import Term
-
         searcher = writer.searcher()  # cached by the writer: one for all deletes
         if searcher.doc_count_all():
-            for label in self._deletes | set(self._adds) | self._unpublished_labels():
-                writer.delete_by_query(Term("label", str(label)), searcher=searcher)
+            delete_labels(writer, searcher, self._deletes | set(self._adds) | self._unpublished_labels(),
+                          self._label_ranges)
         while self._adds:  # the rest of the additions, in segments of at most segment_docs
             self._write_unpublished()
         # The writer's own commit, with the tiered merge, plus our segments.
+        before = [segment.segid for segment in writer.segments]
         segments = writer._merge_segments(partial(merge_full_tiers, big=self.segment_docs), False, False)
+        merged = set(before) - {segment.segid for segment in segments}
         segments += [segment for segment, _ in self._unpublished if segment.doc_count()]
         if writer._added:  # a merge copied documents into the writer's own segment
-            segments.append(writer._finalize_segment())
+            segment = writer._finalize_segment()
+            joined = union(self._label_ranges, merged)
+            if joined is not None:
+                self._label_ranges[segment.segid] = joined
+            segments.append(segment)
         else:
             writer._close_segment()
+        save_ranges(self.directory, self._label_ranges, (segment.segid for segment in segments))
         writer._commit_toc(segments)
         writer._finish()
 
