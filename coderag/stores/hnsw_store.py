@@ -86,8 +86,7 @@ class HnswVectorStore:
         time; a cold index of the external benchmark's largest repository
         took the same time (the pool's workers already keep the cores busy).
     :param build_batch: fold queued additions into the in-memory graph once
-        this many are queued and a compaction is due anyway (0: only at commit);
-        a commit after at least this many additions folds its whole delta.
+        this many are queued and a compaction is due anyway (0: only at commit).
     :param shard_mb: memory of one graph shard (~110k vectors of 256 dims at
         128): what a build holds at once, whatever the repository's size.
     """
@@ -132,7 +131,6 @@ class HnswVectorStore:
         self._graphs = GraphShards(self.directory, space, self.dim, self.M, self.ef_construction,
                                    self.num_threads, capacity)
         self._closed = False
-        self._added_since_commit = 0
         self._force_compact = False
         self._folder: Any = None  # the background thread that folds batches into the graph
         self._fold_future: Any = None
@@ -234,7 +232,6 @@ class HnswVectorStore:
             self._tombstone(labels)  # an older copy in the graph must not show up
         self._pending.append((labels, self._normalised(vectors)))
         self._pending_count += len(labels)
-        self._added_since_commit += len(labels)
         self._dirty = True
         if self.auto_compact and 0 < self.build_batch <= self._pending_count and self.needs_compaction:
             self._fold_into_graph(background=True)
@@ -319,18 +316,13 @@ class HnswVectorStore:
         if not self._dirty and not self._force_compact:
             return
         generation = self._generation + 1
-        # A commit of a build (at least ``build_batch`` additions) folds the rest of its delta
-        # too: otherwise its last few thousand vectors stay in the delta, which every later
-        # commit hook rewrites (~20 MB, ~0.1 s on bench-large) and every search scans.
-        big = 0 < self.build_batch <= self._added_since_commit
-        if self._force_compact or (self.auto_compact and (big or self.needs_compaction)):
+        if self._force_compact or (self.auto_compact and self.needs_compaction):
             self._fold_into_graph()
         self._graphs.save_changed(generation)
         manifest = self._manifest_dict(generation, self._write_delta(generation))
         write_json_atomic(self.directory / MANIFEST, manifest)
         self._manifest = manifest
         self._generation, self._dirty, self._force_compact = generation, False, False
-        self._added_since_commit = 0
         self._collect_garbage()
 
     @property
