@@ -135,7 +135,9 @@ class Embedder(Protocol):
     * ``request_size: int`` (with ``in_flight: int``): texts per request.  The update then
       embeds in the writer process instead of the workers, packing the texts of all batches
       into requests this full with ``in_flight`` of them at once
-      (:mod:`coderag.indexing.request_packer`).
+      (:mod:`coderag.indexing.request_packer`);
+    * ``cancel_requests(cancelled=True)``: stop retrying, so an interrupted update ends promptly
+      (``False`` allows requests again).
 
     Any embedder may set ``embeds_path = True``: each chunk's vector then gets
     its file path's vector mixed in (one more embedded text per file; the

@@ -252,3 +252,36 @@ def test_a_failing_text_in_a_packed_request_fails_only_its_files(make_repo, serv
     server.reject_text = None
     report = index(repo)  # the next update retries just that file
     assert report["files_added"] == 1 and report["errors"] == {}
+
+
+def test_ctrl_c_while_requests_retry_ends_promptly_and_keeps_the_index(make_repo, server):
+    # Every request answers 500, so each would retry with growing backoff for ~30 s: Ctrl-C must
+    # not wait that out, and the previous index must stay as it was.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = make_repo(many_files(8))
+    configure(repo, server, batch_size=4, in_flight=2)
+    index(repo)
+    repo.commit(many_files(40))
+    server.fault, server.fault_rate = "500", 1.0
+    server.requests.clear()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-m", "coderag", "index"], cwd=repo.root, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while sum(r.answered == "500" for r in server.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(r.answered == "500" for r in server.requests) >= 3  # retrying, in backoff
+    interrupted = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 5, "waited out the retries"
+    assert child.returncode == 130 and "interrupted; the index is unchanged" in stderr
+    assert "Traceback" not in stderr
+    server.fault = None
+    status = json.loads(repo.coderag("status", "--json", check=True).stdout)
+    assert status["chunks"] == 16  # the 8 files of the first index, nothing of the interrupted one

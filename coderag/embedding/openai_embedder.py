@@ -88,6 +88,10 @@ class OpenAIEmbedder:
         self._stats = {"requests": 0, "retries": 0, "tokens": 0, "chars": 0}
         self._slots = _shared_slots(self.in_flight)
 
+    def cancel_requests(self, cancelled: bool = True) -> None:
+        """Stop (or allow again) retries in this process: an interrupted update ends promptly."""
+        self.client.cancel(cancelled)
+
     @property
     def request_size(self) -> int:
         """Texts per request: the update packs texts of many batches into requests this full."""

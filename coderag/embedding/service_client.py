@@ -17,6 +17,7 @@ import email.utils
 import json
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +74,27 @@ class ServiceClient:
         self._client = None
         self._client_pid = 0
         self.retried = 0
+        self.cancelled = False
+        """Set by :meth:`cancel`: no new attempt starts, and a wait to retry ends at once."""
+        self._wake = threading.Event()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_client"] = None  # sockets do not cross processes
+        state["_wake"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._wake = threading.Event()
+
+    def cancel(self, cancelled: bool = True) -> None:
+        """Stop retrying (an interrupted update must not wait out backoffs); ``False`` allows requests again."""
+        self.cancelled = cancelled
+        if cancelled:
+            self._wake.set()
+        else:
+            self._wake.clear()
 
     # -- the key ---------------------------------------------------------------------
     def _key(self) -> str:
@@ -134,6 +151,8 @@ class ServiceClient:
             headers["Authorization"] = f"Bearer {key}"
         last = ""
         for attempt in range(self.retries + 1):
+            if self.cancelled:
+                raise RequestFailed("cancelled: the update was interrupted")
             if attempt:
                 self.retried += 1
             try:
@@ -172,7 +191,7 @@ class ServiceClient:
                     raise RequestFailed(f"the embedding server answered {status}{': ' + detail if detail else ''}")
                 last, wait = f"{status}{': ' + detail if detail else ''}", retry_after(response)
             if attempt < self.retries:
-                time.sleep(wait if wait is not None else backoff(attempt))
+                self._wake.wait(wait if wait is not None else backoff(attempt))
         raise RequestFailed(f"the embedding server kept failing after {self.retries + 1} attempts: {last}")
 
     def _error_detail(self, response) -> str:

@@ -77,6 +77,10 @@ class RequestPacker:
         # Twice as many threads as slots: the embedder's own semaphore keeps ``in_flight`` requests
         # on the wire, and a request sitting out a ``Retry-After`` gives its slot back meanwhile.
         pool = ThreadPoolExecutor(max_workers=2 * self.in_flight, thread_name_prefix="coderag-embed")
+        cancel = getattr(self.embedder, "cancel_requests", None)
+        if cancel is not None:
+            cancel(False)
+        finished = False
         try:
             for result in results:
                 self._add(result)
@@ -84,10 +88,11 @@ class RequestPacker:
                 yield from self._ready(block=False)
             self._send(pool, full_only=False)
             yield from self._ready(block=True)
+            finished = True
         finally:
-            for _, future in self._requests:
-                future.cancel()
-            pool.shutdown(wait=True)
+            if not finished and cancel is not None:  # Ctrl-C or a failure: no request retries any more
+                cancel(True)
+            pool.shutdown(wait=finished, cancel_futures=True)
 
     # ------------------------------------------------------------------
     def _add(self, result: BatchResult) -> None:
