@@ -62,9 +62,12 @@ def test_cluster_index_matches_a_serial_index(big, pg_dsn, make_db, dask_cluster
     for query in ("retry with exponential backoff", "handler_a17_3", "verify webhook signature"):
         ours = fleet_json("search", query, "--dsn", pg_dsn)["results"]
         theirs = fleet_json("search", query, "--dsn", serial_dsn)["results"]
-        # Beyond the top few, near-ties may order differently: the HNSW graphs were built in another order.
-        assert [(h["repository"], h["path"], h["start_line"]) for h in ours[:3]] == \
-               [(h["repository"], h["path"], h["start_line"]) for h in theirs[:3]]
+        # Near-ties may swap places: pgvector builds the two HNSW graphs with parallel workers, in
+        # another order (a full run of the suite once swapped ranks 2 and 3).  The best hit is the
+        # same, and each of our top 3 is among the serial index's top 5.
+        key = [(h["repository"], h["path"], h["start_line"]) for h in ours]
+        reference = [(h["repository"], h["path"], h["start_line"]) for h in theirs]
+        assert key[0] == reference[0] and set(key[:3]) <= set(reference[:5]), (query, key[:5], reference[:5])
     assert fleet_json("search", "handler_a17_3", "--dsn", pg_dsn)["results"][0]["path"] == "pkg/mod_0017.py"
 
 
