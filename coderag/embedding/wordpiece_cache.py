@@ -1,7 +1,7 @@
 """Exact WordPiece token ids, word by word from a cache.
 
 The Rust tokenizer tracks every character's offsets through each normaliser,
-which makes it slow on code (~1.6 MB/s per core on bench-large, most of the
+which makes it slow on code (~1-1.5 MB/s per core on bench-large, most of the
 cold index's embedding time) although nothing here reads the offsets.  For the
 tokenizer shape coderag's models use (an optional camelCase-splitting
 ``Replace``, ``BertNormalizer``, ``BertPreTokenizer``, ``WordPiece``), a text's
