@@ -157,23 +157,14 @@ def run_tripled(corpus: Path, scratch: Path, config) -> dict:
 def run_embed_only(corpus: Path, scratch: Path, config) -> dict:
     """Chunk every file (not timed), then time one process embedding every chunk's text."""
     code = r'''
-import json, os, sys, time
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])  # the bench folder
+from chunk_texts import embedding_texts
 from coderag.config import load_settings
-from coderag.analysis.documents import embedding_text
-from coderag.git.plumbing import Repo
-from coderag.indexing.file_pipeline import BatchWorker, prepare_file, skip_reason_for_mode
-repo = Repo.discover(sys.argv[1]); settings = load_settings(repo.root)
-worker = BatchWorker(str(repo.root), settings, None)
-entries = [e for e in repo.entries("HEAD").values() if not skip_reason_for_mode(e.mode)]
-sizes = repo.blob_sizes(e.blob for e in entries)
-items = [(e.path, e.blob) for e in entries if sizes.get(e.blob, 0) <= settings.max_file_bytes]
-texts = []
-for start in range(0, len(items), 500):
-    part = items[start:start + 500]
-    data = dict(repo.read_blobs(b for _, b in part))
-    for path, blob in part:
-        prepared = prepare_file(path, blob, data[blob], worker.chunker, settings.max_file_bytes)
-        texts += [embedding_text(c) for c in prepared.chunks]
+from coderag.indexing.file_pipeline import BatchWorker
+texts, _ = embedding_texts(sys.argv[1])
+worker = BatchWorker(sys.argv[1], load_settings(Path(sys.argv[1])), None)
 unique = list(dict.fromkeys(texts))
 embed = worker.embedder.embed_documents
 t0, c0 = time.perf_counter(), time.process_time()
@@ -184,8 +175,8 @@ print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time
 '''
     repo = clone(corpus, scratch, "embed-only", config)
     before = load()
-    proc = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=True,
-                          env=single_threaded_env())
+    proc = subprocess.run([sys.executable, "-c", code, str(repo), str(HERE)], capture_output=True, text=True,
+                          check=True, env=single_threaded_env())
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result.update(load_before=before, load_after=load())
     shutil.rmtree(repo, ignore_errors=True)

@@ -27,27 +27,12 @@ def main() -> int:
     parser.add_argument("--corpus", default=str(HERE.parent.parent / "corpora" / "bench-large"))
     args = parser.parse_args()
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one thread each way
-    from coderag.analysis.documents import embedding_text
-    from coderag.config import load_settings
+    from chunk_texts import embedding_texts
     from coderag.embedding.model2vec_embedder import DEFAULT_MODEL_DIR
     from coderag.embedding.static_encoder import StaticEncoder
-    from coderag.git.plumbing import Repo
-    from coderag.indexing.file_pipeline import BatchWorker, prepare_file, skip_reason_for_mode
 
-    repo = Repo.discover(str(Path(args.corpus) / "repo"))
-    settings = load_settings(repo.root)
-    worker = BatchWorker(str(repo.root), settings, None)
-    entries = [e for e in repo.entries("HEAD").values() if not skip_reason_for_mode(e.mode)]
-    sizes = repo.blob_sizes(e.blob for e in entries)
-    items = [(e.path, e.blob) for e in entries if sizes.get(e.blob, 0) <= settings.max_file_bytes]
-    texts: list[str] = []
-    for start in range(0, len(items), 500):
-        part = items[start:start + 500]
-        data = dict(repo.read_blobs(b for _, b in part))
-        for path, blob in part:
-            prepared = prepare_file(path, blob, data[blob], worker.chunker, settings.max_file_bytes)
-            texts += [embedding_text(c) for c in prepared.chunks]
-    texts += [path for path, _ in items]
+    chunks, paths = embedding_texts(str(Path(args.corpus) / "repo"))
+    texts = chunks + paths
     encoder = StaticEncoder.from_folder(DEFAULT_MODEL_DIR)
     cache = encoder._word_cache()
     if cache is None:

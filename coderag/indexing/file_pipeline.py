@@ -191,7 +191,8 @@ class BatchWorker:
             self._cache = None
         self.manifest_path = manifest_path
 
-    def _cached(self, hashes: list[bytes]) -> dict[bytes, bytes]:
+    def cached_vectors(self, hashes: list[bytes]) -> dict[bytes, bytes]:
+        """float16 vector bytes the index's embedding cache holds for these text hashes."""
         if not self.manifest_path:
             return {}
         if self._cache is None:
@@ -248,19 +249,15 @@ class BatchWorker:
         vectors, missing, failed_hashes = self._vectors(rows, texts)
         if failed_hashes:  # the service kept failing on some texts: their files wait for the next update
             failed = {row[0]: failed_hashes[row[7]] for row in rows if row[7] in failed_hashes}  # path -> reason
-            for prepared in files:
-                if prepared.path in failed:
-                    prepared.status, prepared.stage, prepared.reason = "error", "embed", failed[prepared.path]
-            keep = [i for i, row in enumerate(rows) if row[0] not in failed]
+            mark_embed_errors(files, failed)
+            keep, counts = drop_files(files, counts, rows, failed)
             position = {old: new for new, old in enumerate(keep)}
             rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]
-            counts = [0 if f.path in failed else c for f, c in zip(files, counts)]
             vectors, missing = vectors[keep], [position[i] for i in missing if i in position]
         if vectors is None:  # the embedder failed on this batch: find the files it fails on
             failed = self._embed_file_by_file(files, counts, rows, texts)
-            keep = [i for i, row in enumerate(rows) if row[0] not in failed]
+            keep, counts = drop_files(files, counts, rows, failed)
             rows, lexical, texts = [rows[i] for i in keep], [lexical[i] for i in keep], [texts[i] for i in keep]
-            counts = [0 if f.path in failed else c for f, c in zip(files, counts)]
             vectors, missing, _ = self._vectors(rows, texts)
             if vectors is None:  # it cannot even repeat what it did file by file: give up on the batch
                 for prepared in files:
@@ -307,7 +304,7 @@ class BatchWorker:
         import numpy as np
 
         vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
-        cached = self._cached([r[7] for r in rows]) if rows else {}
+        cached = self.cached_vectors([r[7] for r in rows]) if rows else {}
         first: dict[bytes, int] = {}
         for i, row in enumerate(rows):
             blob = cached.get(row[7])
@@ -360,6 +357,20 @@ class BatchWorker:
 
 
 _worker: BatchWorker | None = None
+
+
+def mark_embed_errors(files: list[PreparedFile], failed: dict[str, str]) -> None:
+    """Record the files of ``failed`` (path -> reason) as embedding errors, left for the next update."""
+    for prepared in files:
+        if prepared.path in failed:
+            prepared.status, prepared.stage, prepared.reason = "error", "embed", failed[prepared.path]
+
+
+def drop_files(files: list[PreparedFile], counts: list[int], rows: list[tuple],
+               failed) -> tuple[list[int], list[int]]:
+    """``(indexes of the rows to keep, chunk counts per file)`` once the files in ``failed`` lose their rows."""
+    keep = [i for i, row in enumerate(rows) if row[0] not in failed]
+    return keep, [0 if f.path in failed else c for f, c in zip(files, counts)]
 
 
 def init_worker(repo_root: str, settings, manifest_path: str | None, defer_embedding: bool = False) -> None:

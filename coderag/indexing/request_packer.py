@@ -33,6 +33,8 @@ from coderag.errors import CoderagError
 from coderag.errors import PartialEmbedding
 from coderag.indexing.file_pipeline import BatchResult
 from coderag.indexing.file_pipeline import BatchWorker
+from coderag.indexing.file_pipeline import drop_files
+from coderag.indexing.file_pipeline import mark_embed_errors
 
 QUEUED_REQUESTS_PER_SLOT = 2
 """Requests queued beyond those running, per slot: bounds the texts held in memory."""
@@ -98,7 +100,7 @@ class RequestPacker:
     def _add(self, result: BatchResult) -> None:
         texts = result.texts or []
         hashes = [row[7] for row in result.rows]
-        cached = self.worker._cached(list(dict.fromkeys(hashes))) if hashes else {}
+        cached = self.worker.cached_vectors(list(dict.fromkeys(hashes))) if hashes else {}
         needed = set()
         for text_hash, text in zip(hashes, texts):
             if text_hash in cached or text_hash in self._vectors or text_hash in self._failed:
@@ -169,14 +171,11 @@ class RequestPacker:
         """The batch with its vectors; files whose texts failed become per-file errors."""
         result = waiting.result
         rows = result.rows
-        failed_paths = {row[0]: self._failed[row[7]] for row in rows if row[7] in self._failed}
-        if failed_paths:
-            for prepared in result.files:
-                if prepared.path in failed_paths:
-                    prepared.status, prepared.stage, prepared.reason = "error", "embed", failed_paths[prepared.path]
-            keep = [i for i, row in enumerate(rows) if row[0] not in failed_paths]
+        failed = {row[0]: self._failed[row[7]] for row in rows if row[7] in self._failed}  # path -> reason
+        if failed:
+            mark_embed_errors(result.files, failed)
+            keep, result.chunk_counts = drop_files(result.files, result.chunk_counts, rows, failed)
             result.rows, result.lexical = [rows[i] for i in keep], [result.lexical[i] for i in keep]
-            result.chunk_counts = [0 if f.path in failed_paths else c for f, c in zip(result.files, result.chunk_counts)]
             rows = result.rows
         vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
         new: list[int] = []

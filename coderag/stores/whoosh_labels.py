@@ -18,6 +18,8 @@ that publishes the segments it describes, and extra entries are harmless.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 from typing import Iterable
@@ -61,9 +63,6 @@ def delete_labels(writer: Any, searcher: Any, labels: Iterable[int], ranges: dic
     wanted = sorted(set(labels))
     if not wanted:
         return
-    from bisect import bisect_left
-    from bisect import bisect_right
-
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
         known = ranges.get(reader.segment().segid)

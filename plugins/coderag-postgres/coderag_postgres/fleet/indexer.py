@@ -81,7 +81,7 @@ class FleetBatchWorker(BatchWorker):
         self.with_path = False
         self.writer = writer
 
-    def _cached(self, hashes: list[bytes]) -> dict[bytes, bytes]:
+    def cached_vectors(self, hashes: list[bytes]) -> dict[bytes, bytes]:
         return self.writer.cached_vectors(hashes) if self.writer is not None else {}
 
 
