@@ -67,7 +67,7 @@ class TestHnswStoreCompacting(VectorStoreContract):
 
     @pytest.fixture
     def options(self):
-        return {"delta_min": 8, "delta_ratio": 0.0}
+        return {"delta_min": 8, "delta_ratio": 0.0, "exact_max": 0}
 
 
 class TestWhooshStore(LexicalStoreContract):

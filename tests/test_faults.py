@@ -294,6 +294,7 @@ def built(sample_repo, tmp_path):
     import shutil
 
     sample_repo.git("config", "coderag.vectorstore.delta-min", "0")  # a graph file from the first build
+    sample_repo.git("config", "coderag.vectorstore.exact-max", "0")
     Index.open(sample_repo.root).update()
     sample_repo.commit({"extra.py": "def extra_function():\n    return 42\n"})
     Index.open(sample_repo.root).update()  # ... and a delta file

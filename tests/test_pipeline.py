@@ -447,7 +447,7 @@ def test_hnsw_builds_bounded_graph_shards_while_vectors_arrive(tmp_path):
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(60, 16)).astype(np.float32)
     # 16-d vectors take 256 bytes in a graph: shard_mb=0.005 makes shards of 20.
-    store = HnswVectorStore(tmp_path / "vec", dim=16, build_batch=10, delta_min=5, delta_ratio=0.0,
+    store = HnswVectorStore(tmp_path / "vec", dim=16, build_batch=10, delta_min=5, delta_ratio=0.0, exact_max=0,
                             shard_mb=0.005)
     for start in range(0, 60, 7):
         store.add(np.arange(start, min(start + 7, 60)), vectors[start:start + 7])

@@ -31,8 +31,8 @@ VECS = unit_vectors(300)
 
 
 def hnsw(path: Path, **options) -> HnswVectorStore:
-    # A small delta_min makes the graph (not only the exact delta) take part.
-    return HnswVectorStore(path, dim=DIM, **{"delta_min": 50, **options})
+    # No exact-only tier and a small delta_min make the graph (not only the exact delta) take part.
+    return HnswVectorStore(path, dim=DIM, **{"delta_min": 50, "exact_max": 0, **options})
 
 
 def snapshot(path: Path) -> dict[str, tuple[int, int]]:
@@ -193,7 +193,7 @@ HNSW_CHILD = """
             os.kill(os.getpid(), signal.SIGKILL)
         real_replace(src, dst)
     os.replace = replace
-    store = HnswVectorStore(Path({path!r}), dim={dim}, delta_min=50)
+    store = HnswVectorStore(Path({path!r}), dim={dim}, delta_min=50, exact_max=0)
     x = np.random.default_rng(5).standard_normal((400, {dim})).astype("f4")
     store.delete(range(100))
     store.add(np.arange(1000, 1400), x)
@@ -228,7 +228,7 @@ def test_hnsw_readers_during_commits(tmp_path):
         from pathlib import Path
         from coderag.stores.hnsw_store import HnswVectorStore
         x = np.random.default_rng(1).standard_normal((300, {DIM})).astype("f4")
-        store = HnswVectorStore(Path({str(path)!r}), dim={DIM}, delta_min=30, delta_ratio=0.1)
+        store = HnswVectorStore(Path({str(path)!r}), dim={DIM}, delta_min=30, delta_ratio=0.1, exact_max=0)
         for i in range(0, 300, 10):
             store.add(np.arange(i, i + 10), x[i:i + 10])
             store.commit()  # compacts every few commits: generations come and go
@@ -496,7 +496,7 @@ def test_hnsw_churn_keeps_every_live_vector_reachable(tmp_path):
         return (centers[rng.integers(0, len(centers), n)] + 0.35 * rng.normal(size=(n, dim))).astype(np.float32)
 
     path = tmp_path / "v"
-    store = HnswVectorStore(path, dim=dim, delta_min=50, delta_ratio=0.02, num_threads=1)
+    store = HnswVectorStore(path, dim=dim, delta_min=50, delta_ratio=0.02, num_threads=1, exact_max=0)
     live = dict(enumerate(make(3000)))
     store.add(np.array(list(live)), np.array(list(live.values())))
     store.commit()
@@ -594,3 +594,113 @@ def test_deletes_probe_only_segments_whose_label_range_holds_them(tmp_path, monk
     assert len(probes) == segments > 1
     assert labels(store.search(["word7"], 3)) == [] and len(store.search(["common"], 60)) == 38
     store.close()
+
+
+# ---------------------------------------------------------------------------
+# hnsw: the exact tier and its per-commit log
+# ---------------------------------------------------------------------------
+
+
+def exact_top(vectors: dict[int, np.ndarray], query: np.ndarray, k: int) -> list[int]:
+    labels = sorted(vectors)
+    sims = np.array([vectors[label] @ query for label in labels])
+    return [labels[i] for i in np.argsort(-sims, kind="stable")[:k]]
+
+
+def test_hnsw_small_store_builds_no_graph_until_exact_max(tmp_path):
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM, exact_max=150, delta_min=10, build_batch=20)
+    store.add(np.arange(150), VECS[:150])
+    store.commit()
+    assert not list(path.glob("base-*.hnsw"))  # all 150 searched exactly
+    assert [label for label, _ in store.search(VECS[3], 5)] == exact_top(dict(enumerate(VECS[:150])), VECS[3], 5)
+    store.add(np.arange(150, 200), VECS[150:200])
+    store.commit()
+    assert len(list(path.glob("base-*.hnsw"))) == 1  # past exact_max: a graph
+    store.close()
+    assert len(hnsw(path, readonly=True)) == 200
+
+
+def test_hnsw_commit_writes_only_its_own_rows_and_replays_the_log(tmp_path):
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM)
+    live = {}
+    store.add(np.arange(200), VECS[:200])
+    live.update(enumerate(VECS[:200]))
+    store.commit()
+    first = next(path.glob("delta-*.npz"))
+    first_bytes = first.stat().st_size
+    rng = np.random.default_rng(3)
+    for round_ in range(6):  # each commit: replace some, delete some, add some
+        replaced = rng.choice(sorted(live), 3, replace=False)
+        fresh = VECS[200 + 3 * round_:203 + 3 * round_]  # vectors no other label holds
+        store.add(replaced, fresh)
+        live.update(zip(replaced.tolist(), fresh))
+        gone = rng.choice(sorted(live), 2, replace=False)
+        store.delete(gone)
+        for label in gone.tolist():
+            live.pop(label)
+        store.add([1000 + round_], VECS[230 + round_:231 + round_])
+        live[1000 + round_] = VECS[230 + round_]
+        store.commit()
+        newest = max(path.glob("delta-*.npz"), key=lambda p: p.name)
+        assert newest.stat().st_size < first_bytes / 10  # only this commit's rows
+        assert first.exists()  # older segments stay, named by the manifest
+    store.close()
+    reopened = hnsw(path, readonly=True)
+    assert len(reopened) == len(live)
+    for query in (VECS[7], VECS[204], VECS[233]):
+        got = [label for label, _ in reopened.search(query, 10)]
+        assert got == exact_top(live, query, 10)
+    for label, vector in list(live.items())[:20]:
+        assert reopened.search(vector, 1)[0][0] == label
+
+
+def test_hnsw_log_is_rewritten_once_dead_rows_outnumber_live_ones(tmp_path):
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM)
+    store.add(np.arange(100), VECS[:100])
+    store.commit()
+    store.add(np.arange(100, 110), VECS[100:110])
+    store.commit()
+    assert len(list(path.glob("delta-*.npz"))) == 2
+    store.delete(range(60))  # 60 dead rows on disk, 50 live
+    store.commit()
+    segments = list(path.glob("delta-*.npz"))
+    assert len(segments) == 1  # the whole tier, once
+    store.close()
+    reopened = hnsw(path, readonly=True)
+    assert len(reopened) == 50
+    assert {label for label, _ in reopened.search(VECS[70], 100)} == set(range(60, 110))
+
+
+def test_hnsw_log_length_is_bounded(tmp_path):
+    from coderag.stores.hnsw_delta import MAX_SEGMENTS
+
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM)
+    for i in range(MAX_SEGMENTS + 3):
+        store.add([i], VECS[i:i + 1])
+        store.commit()
+        assert len(list(path.glob("delta-*.npz"))) <= MAX_SEGMENTS
+    store.close()
+    assert len(hnsw(path, readonly=True)) == MAX_SEGMENTS + 3
+
+
+def test_hnsw_reads_a_format_2_store(tmp_path):
+    import json
+
+    path = tmp_path / "v"
+    path.mkdir()
+    np.savez(path / "delta-00000001.npz", labels=np.arange(5), vectors=VECS[:5],
+             tombstones=np.zeros(0, np.int64))
+    (path / "manifest.json").write_text(json.dumps({
+        "format": "coderag-hnsw/2", "generation": 1, "dim": DIM, "space": "cosine", "bases": [],
+        "delta": {"file": "delta-00000001.npz", "file_bytes": (path / "delta-00000001.npz").stat().st_size,
+                  "count": 5, "tombstones": 0}}))
+    store = HnswVectorStore(path, dim=DIM)
+    assert len(store) == 5 and store.search(VECS[2], 1)[0][0] == 2
+    store.add([5], VECS[5:6])
+    store.commit()
+    store.close()
+    assert len(hnsw(path, readonly=True)) == 6

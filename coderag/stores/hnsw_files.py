@@ -1,8 +1,8 @@
 """The ``hnsw`` vector store's files: its manifest, its delta, and what garbage is.
 
 The layout (described in :mod:`coderag.stores.hnsw_store`): graph shards
-``base-<gen>-<n>.hnsw`` with their ``.labels.npy``, one ``delta-<gen>.npz``
-and ``manifest.json``, the commit point.  Everything here reads or writes
+``base-<gen>-<n>.hnsw`` with their ``.labels.npy``, the exact tier's
+segments ``delta-<gen>.npz`` and ``manifest.json``, the commit point.  Everything here reads or writes
 those files and checks them against the manifest; the store decides when.
 """
 from __future__ import annotations
@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 from typing import Callable
 
-import numpy as np
-
 from coderag.errors import IndexCorrupt
 from coderag.stores.atomic import TMP_SUFFIX
-from coderag.stores.atomic import atomic_writer
 
-FORMAT = "coderag-hnsw/2"
-READABLE_FORMATS = ("coderag-hnsw/1", FORMAT)  # /1: one graph under "base"
+FORMAT = "coderag-hnsw/3"
+READABLE_FORMATS = ("coderag-hnsw/1", "coderag-hnsw/2", FORMAT)  # /1: one graph under "base"; /2: one delta
 MANIFEST = "manifest.json"
 GENERATION_FILE = re.compile(r"^(?:base|delta)-\d{8}[.-]")
 
@@ -71,34 +68,17 @@ def base_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return [manifest["base"]] if manifest.get("base") else []
 
 
-def load_delta(entry: dict[str, Any], checked: Callable[[dict[str, Any], str], Path],
-               dim: int) -> tuple[np.ndarray, np.ndarray, set[int]]:
-    """The delta's labels, vectors and tombstones; ``ValueError`` if its shape disagrees with the manifest."""
-    with np.load(checked(entry, "file"), allow_pickle=False) as npz:
-        labels = npz["labels"].astype(np.int64, copy=False)
-        vectors = npz["vectors"].astype(np.float32, copy=False)
-        tombstones = set(npz["tombstones"].tolist())
-    if vectors.shape != (entry["count"], dim) or len(labels) != entry["count"]:
-        raise ValueError("delta shape")
-    return labels, vectors, tombstones
-
-
-def write_delta(directory: Path, generation: int, labels: np.ndarray, vectors: np.ndarray,
-                tombstones: set[int]) -> dict[str, Any] | None:
-    """Write generation ``generation``'s delta file; returns its manifest entry (``None`` if empty)."""
-    if not len(labels) and not tombstones:
-        return None
-    path = directory / f"delta-{generation:08d}.npz"
-    with atomic_writer(path, sync_dir=False) as f:
-        np.savez(f, labels=labels, vectors=vectors, tombstones=np.array(sorted(tombstones), dtype=np.int64))
-    return {"file": path.name, "file_bytes": path.stat().st_size, "count": len(labels),
-            "tombstones": len(tombstones)}
+def delta_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exact tier's segments a manifest names, oldest first (format 2 had one ``delta``)."""
+    if "deltas" in manifest:
+        return list(manifest["deltas"])
+    return [manifest["delta"]] if manifest.get("delta") else []
 
 
 def collect_garbage(directory: Path, manifest: dict[str, Any]) -> None:
     """Delete temp files and files of generations ``manifest`` no longer uses."""
     keep = {MANIFEST}
-    for entry in [*base_entries(manifest), manifest["delta"]]:
+    for entry in [*base_entries(manifest), *delta_entries(manifest)]:
         if entry:
             keep.update(v for k, v in entry.items() if k in ("file", "labels_file"))
     for name in os.listdir(directory):
