@@ -152,9 +152,9 @@ def stored_vector(store, label: int):
     import numpy as np
 
     store._consolidate()
-    rows = np.flatnonzero(store._delta_labels == label)
+    rows = np.flatnonzero(store._delta.labels == label)
     if len(rows):
-        return store._delta_vecs[rows[-1]]
+        return store._delta.vectors[rows[-1]]
     if label in store._tombstones or store._base_index() is None:
         return None
     try:

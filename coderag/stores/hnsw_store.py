@@ -240,8 +240,14 @@ class HnswVectorStore:
         self._pending.append((labels, self._normalised(vectors)))
         self._pending_count += len(labels)
         self._dirty = True
-        if self.auto_compact and 0 < self.build_batch <= self._pending_count and self.needs_compaction:
+        if (self.auto_compact and 0 < self.build_batch <= self._pending_count and self._may_outgrow_exact()
+                and self.needs_compaction):
             self._fold_into_graph(background=True)
+
+    def _may_outgrow_exact(self) -> bool:
+        # Checked before needs_compaction, which merges the queued rows into the exact tier's
+        # matrix: below exact_max nothing folds, so a cold build need not copy it on every add.
+        return bool(self._graphs.shards) or len(self._delta) + self._pending_count > self.exact_max
 
     def delete(self, labels: Sequence[int]) -> None:
         """Remove labels; unknown labels are ignored."""
@@ -276,20 +282,12 @@ class HnswVectorStore:
         pending, self._pending, self._pending_count = self._pending, [], 0
         self._delta.extend(pending)
 
-    @property
-    def _delta_labels(self) -> np.ndarray:
-        return self._delta.labels
-
-    @property
-    def _delta_vecs(self) -> np.ndarray:
-        return self._delta.vectors
-
     def __len__(self) -> int:
         """Number of live vectors, including uncommitted changes."""
         self._check_open()
         self._wait_fold()
         self._consolidate()
-        return self._graphs.live_count() - len(self._tombstones) + len(self._delta_labels)
+        return self._graphs.live_count() - len(self._tombstones) + len(self._delta)
 
     # ---------------------------------------------------------------- search
 
@@ -306,10 +304,10 @@ class HnswVectorStore:
         self._wait_fold()
         self._consolidate()
         hits: list[tuple[int, float]] = []
-        if k > 0 and len(self._delta_labels):
-            sims = self._delta_vecs @ query
+        if k > 0 and len(self._delta):
+            sims = self._delta.vectors @ query
             top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k]
-            hits += zip(self._delta_labels[top].tolist(), sims[top].tolist())
+            hits += zip(self._delta.labels[top].tolist(), sims[top].tolist())
         if k > 0:
             hits += self._graphs.search(query, k, self.ef_search, self._tombstones)
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
@@ -345,7 +343,7 @@ class HnswVectorStore:
             return False  # small enough to search exactly: no graph at all
         base_live = self._graphs.live_count() - len(self._tombstones)
         limit = min(self.delta_max, max(self.delta_min, int(self.delta_ratio * base_live)))
-        return max(len(self._delta_labels), len(self._tombstones)) > limit
+        return max(len(self._delta), len(self._tombstones)) > limit
 
     def _manifest_dict(self, generation: int = 0, deltas: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {"format": FORMAT, "generation": generation, "dim": self.dim, "space": self.space,
@@ -356,7 +354,7 @@ class HnswVectorStore:
         self._check_writable()
         self._wait_fold()
         self._consolidate()
-        if len(self._delta_labels) or self._tombstones:
+        if len(self._delta) or self._tombstones:
             self._force_compact = True
         self.commit()
 
