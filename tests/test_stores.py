@@ -704,3 +704,25 @@ def test_hnsw_reads_a_format_2_store(tmp_path):
     store.commit()
     store.close()
     assert len(hnsw(path, readonly=True)) == 6
+
+
+def test_hnsw_commit_folds_a_bounded_share_of_the_delta(tmp_path):
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM, exact_max=100, delta_min=10, delta_ratio=0.0, fold_max=40,
+                            build_batch=0)
+    store.add(np.arange(150), VECS[:150])  # past exact_max in one commit
+    store.commit()
+    assert store._graphs.live_count() == 40 and len(store._delta) == 110  # only the oldest 40 folded
+    store.commit()  # nothing new: no change, no fold
+    assert store._graphs.live_count() == 40
+    store.add([150], VECS[150:151])
+    store.commit()
+    assert store._graphs.live_count() == 80 and len(store._delta) == 71  # the next commit folds more
+    store.close()
+    reopened = hnsw(path, readonly=True)
+    assert len(reopened) == 151
+    for label in (0, 39, 40, 99, 150):
+        assert reopened.search(VECS[label], 1)[0][0] == label
+    store = hnsw(path)
+    store.compact()  # compact folds everything
+    assert len(store._delta) == 0 and store._graphs.live_count() == 151

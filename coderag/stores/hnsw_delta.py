@@ -69,10 +69,13 @@ class DeltaLog:
             mask[len(labels) - 1 - first_in_reversed] = True
             self.keep(mask)
 
-    def take_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Remove every row (they move into a graph); their labels and vectors."""
-        labels, vectors = self.labels, self.vectors
-        self.keep(np.zeros(len(labels), bool))
+    def take_oldest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Remove the ``n`` oldest rows (all without ``n``; they move into a graph); their labels and vectors."""
+        n = len(self.labels) if n is None else min(n, len(self.labels))
+        labels, vectors = self.labels[:n], self.vectors[:n]
+        mask = np.ones(len(self.labels), bool)
+        mask[:n] = False
+        self.keep(mask)
         return labels, vectors
 
     # -- disk ------------------------------------------------------------------------------------

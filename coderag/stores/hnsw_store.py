@@ -82,6 +82,8 @@ class HnswVectorStore:
         9.4 CPU s there), while an exact scan of 40k 256-d vectors takes a few
         milliseconds a query and finds the true nearest neighbours.
     :param delta_min: ``delta_ratio``: ``delta_max``: compaction threshold.
+    :param fold_max: a commit folds at most this many of the delta's oldest vectors
+        (~1.5 s of inserts; 0: all); later commits fold the rest.
     :param auto_compact: compact inside :meth:`commit` past the threshold.
         Compaction inserts the delta into the graph (~1.5 ms per vector on a
         loaded 2-core machine, so seconds): a caller that must stay fast can
@@ -114,6 +116,7 @@ class HnswVectorStore:
         delta_min: int = 1000,
         delta_ratio: float = 0.2,
         delta_max: int = 20000,
+        fold_max: int = 10_000,
         auto_compact: bool = True,
         num_threads: int = 1,
         build_batch: int = 10_000,
@@ -133,6 +136,7 @@ class HnswVectorStore:
         self.delta_min = int(delta_min)
         self.delta_ratio = float(delta_ratio)
         self.delta_max = int(delta_max)
+        self.fold_max = int(fold_max) or None
         self.auto_compact = _flag(auto_compact)
         self.num_threads = int(num_threads)
         self.build_batch = int(build_batch)
@@ -245,8 +249,7 @@ class HnswVectorStore:
             self._fold_into_graph(background=True)
 
     def _may_outgrow_exact(self) -> bool:
-        # Checked before needs_compaction, which merges the queued rows into the exact tier's
-        # matrix: below exact_max nothing folds, so a cold build need not copy it on every add.
+        # Before needs_compaction, which merges queued rows into the tier: a cold build below exact_max need not.
         return bool(self._graphs.shards) or len(self._delta) + self._pending_count > self.exact_max
 
     def delete(self, labels: Sequence[int]) -> None:
@@ -323,8 +326,10 @@ class HnswVectorStore:
         if not self._dirty and not self._force_compact:
             return
         generation = self._generation + 1
-        if self._force_compact or (self.auto_compact and self.needs_compaction):
+        if self._force_compact:
             self._fold_into_graph()
+        elif self.auto_compact and self.needs_compaction:
+            self._fold_into_graph(limit=self.fold_max)
         self._graphs.save_changed(generation)
         deltas = self._delta.write(self.directory, generation, self._tombstones)
         manifest = self._manifest_dict(generation, deltas)
@@ -358,15 +363,14 @@ class HnswVectorStore:
             self._force_compact = True
         self.commit()
 
-    def _fold_into_graph(self, background: bool = False) -> None:
-        """Move the delta and the tombstones into the in-memory graph (nothing is written).
-
+    def _fold_into_graph(self, background: bool = False, limit: int | None = None) -> None:
+        """Move the delta (its ``limit`` oldest rows) and the tombstones into the in-memory graph (nothing is written).
         With ``background`` the work runs on the folding thread; every other
         method waits for it (:meth:`_wait_fold`) before reading the graph.
         """
         self._wait_fold()
         self._consolidate()
-        labels, vecs = self._delta.take_all()
+        labels, vecs = self._delta.take_oldest(limit)
         tombstones, self._tombstones = self._tombstones, set()
         if len(labels):
             self._graph_label_max = max(self._graph_label_max, int(labels.max()))
