@@ -84,25 +84,30 @@ class DeltaLog:
         """Replay committed segments; returns the graph tombstones of the newest one.
 
         ``ValueError`` if a segment's shape disagrees with its manifest entry.
+        Every search process opens the store, so each segment's rows are copied
+        at most once more; a segment's ``removed`` kills only older rows.
         """
-        labels, vectors = np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
+        labels, vectors, removals = [], [], []
         tombstones: set[int] = set()
         for i, entry in enumerate(entries):
             with np.load(checked(entry, "file"), allow_pickle=False) as npz:
-                removed = npz["removed"] if "removed" in npz.files else np.zeros(0, np.int64)
-                if len(removed):
-                    keep = ~np.isin(labels, removed)
-                    labels, vectors = labels[keep], vectors[keep]
-                new_labels = npz["labels"].astype(np.int64, copy=False)
-                new_vectors = npz["vectors"].astype(np.float32, copy=False)
+                removals.append(npz["removed"] if "removed" in npz.files else np.zeros(0, np.int64))
+                labels.append(npz["labels"].astype(np.int64, copy=False))
+                vectors.append(npz["vectors"].astype(np.float32, copy=False))
                 if i == len(entries) - 1:
                     tombstones = set(npz["tombstones"].tolist())
-            if new_vectors.shape != (entry["count"], self.dim) or len(new_labels) != entry["count"]:
+            if vectors[-1].shape != (entry["count"], self.dim) or len(labels[-1]) != entry["count"]:
                 raise ValueError("delta shape")
-            labels = np.concatenate([labels, new_labels]) if len(labels) else new_labels
-            vectors = np.concatenate([vectors, new_vectors]) if len(vectors) else new_vectors
-        self.labels, self.vectors = labels, vectors
-        self.saved = np.ones(len(labels), bool)
+        later = np.zeros(0, np.int64)  # labels removed by segments newer than the one at hand
+        for i in range(len(labels) - 1, -1, -1):
+            if len(later):
+                alive = ~np.isin(labels[i], later)
+                if not alive.all():
+                    labels[i], vectors[i] = labels[i][alive], vectors[i][alive]
+            later = np.concatenate([later, removals[i]])
+        self.labels = _joined(labels, np.zeros(0, np.int64))
+        self.vectors = _joined(vectors, np.zeros((0, self.dim), np.float32))
+        self.saved = np.ones(len(self.labels), bool)
         self.removed = []
         self.segments = list(entries)
         return tombstones
@@ -137,3 +142,10 @@ class DeltaLog:
         self.vectors = np.zeros((0, self.dim), np.float32)
         self.saved = np.zeros(0, bool)
         self.removed = []
+
+
+def _joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    """One array of ``parts`` (no copy for a single part)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else empty

@@ -1,9 +1,11 @@
-"""The ``hnsw`` vector store's files: its manifest, its delta, and what garbage is.
+"""The ``hnsw`` vector store's files: its manifest, which files it names, and what garbage is.
 
 The layout (described in :mod:`coderag.stores.hnsw_store`): graph shards
 ``base-<gen>-<n>.hnsw`` with their ``.labels.npy``, the exact tier's
-segments ``delta-<gen>.npz`` and ``manifest.json``, the commit point.  Everything here reads or writes
-those files and checks them against the manifest; the store decides when.
+segments ``delta-<gen>.npz`` (read and written by
+:mod:`coderag.stores.hnsw_delta`) and ``manifest.json``, the commit point.
+Everything here reads the manifest or checks files against it; the store
+decides when.
 """
 from __future__ import annotations
 

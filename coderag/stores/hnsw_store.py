@@ -83,7 +83,7 @@ class HnswVectorStore:
         milliseconds a query and finds the true nearest neighbours.
     :param delta_min: ``delta_ratio``: ``delta_max``: compaction threshold.
     :param fold_max: a commit folds at most this many of the delta's oldest vectors
-        (~1.5 s of inserts; 0: all); later commits fold the rest.
+        (~150 µs each on one core; 0: all); later commits fold the rest.
     :param auto_compact: compact inside :meth:`commit` past the threshold.
         Compaction inserts the delta into the graph (~1.5 ms per vector on a
         loaded 2-core machine, so seconds): a caller that must stay fast can
@@ -364,8 +364,9 @@ class HnswVectorStore:
         self.commit()
 
     def _fold_into_graph(self, background: bool = False, limit: int | None = None) -> None:
-        """Move the delta (its ``limit`` oldest rows) and the tombstones into the in-memory graph (nothing is written).
-        With ``background`` the work runs on the folding thread; every other
+        """Move the delta (its ``limit`` oldest rows) and the tombstones into the in-memory graph.
+
+        Nothing is written.  With ``background`` the work runs on the folding thread; every other
         method waits for it (:meth:`_wait_fold`) before reading the graph.
         """
         self._wait_fold()
