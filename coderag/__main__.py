@@ -1,6 +1,4 @@
 """``python -m coderag`` is ``git coderag``."""
-import sys
+from coderag.cli import run
 
-from coderag.cli import main
-
-sys.exit(main())
+run()

@@ -91,3 +91,19 @@ def test_git_coderag_console_script(sample_repo):
                             text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["files_added"] == 4
+
+    # A read-only command ends without the interpreter's teardown: its output must still be whole.
+    result = subprocess.run(["git", "coderag", "search", "--json", "-k", "50", "parse"], cwd=sample_repo.root,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"]
+    errors = subprocess.run(["git", "coderag", "search", ""], cwd=sample_repo.root, capture_output=True,
+                            text=True, env=env)
+    assert errors.returncode != 0 and errors.stderr.strip() == "coderag: error: empty query"
+    # A reader that stops early (`| head -1`) is not an error, and no traceback is printed.
+    with subprocess.Popen(["git", "coderag", "search", "-k", "50", "parse"], cwd=sample_repo.root,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 0
+        assert b"Traceback" not in proc.stderr.read()

@@ -71,7 +71,8 @@ def test_query_embedding_never_imports_model2vec():
         "from coderag.embedding.model2vec_embedder import Model2VecEmbedder\n"
         "vector = Model2VecEmbedder().embed_query('retry with backoff')\n"
         "assert abs(float((vector ** 2).sum()) - 1) < 1e-5\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('model2vec', 'huggingface_hub')))\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('model2vec', 'huggingface_hub', 'tokenizers', 'safetensors')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -89,3 +90,44 @@ def test_a_query_never_hashes_the_model_folder(monkeypatch):
     assert embedder.embed_query("retry with backoff").shape == (embedder.dim,)
     with pytest.raises(AssertionError, match="hashed"):
         embedder.model_id
+
+
+def test_mapped_tensors_equal_the_safetensors_library(tmp_path):
+    from safetensors.numpy import load_file
+    from safetensors.numpy import save_file
+
+    from coderag.embedding.safetensors_file import map_tensors
+
+    mapped = map_tensors(DEFAULT_MODEL_DIR / "model.safetensors")
+    loaded = load_file(str(DEFAULT_MODEL_DIR / "model.safetensors"))
+    assert mapped.keys() == loaded.keys()
+    for name, array in loaded.items():
+        assert mapped[name].dtype == array.dtype and not mapped[name].flags.writeable
+        np.testing.assert_array_equal(mapped[name], array)
+
+    tensors = {"a": np.arange(12, dtype=np.float16).reshape(3, 4), "b": np.array([7], dtype=np.int64),
+               "c": np.zeros((0, 5), dtype=np.float32), "d": np.array(3.5, dtype=np.float64)}
+    save_file(tensors, str(tmp_path / "t.safetensors"), metadata={"format": "np"})
+    mapped = map_tensors(tmp_path / "t.safetensors")
+    for name, array in tensors.items():
+        assert mapped[name].shape == array.shape
+        np.testing.assert_array_equal(mapped[name], array)
+
+
+@pytest.mark.parametrize("damage", ["empty", "short_header", "bad_json", "unknown_dtype", "truncated"])
+def test_a_file_the_map_cannot_read_is_left_to_the_library(tmp_path, damage):
+    import json
+    import struct
+
+    from coderag.embedding.safetensors_file import map_tensors
+
+    header = {"embeddings": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
+    if damage == "unknown_dtype":
+        header["embeddings"] = {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}
+    raw = json.dumps(header).encode()
+    data = {"empty": b"", "short_header": b"\x01\x00",
+            "bad_json": struct.pack("<Q", 5) + b"{nope" + bytes(16),
+            "unknown_dtype": struct.pack("<Q", len(raw)) + raw + bytes(8),
+            "truncated": struct.pack("<Q", len(raw)) + raw + bytes(8)}[damage]
+    (tmp_path / "m.safetensors").write_bytes(data)
+    assert map_tensors(tmp_path / "m.safetensors") is None

@@ -117,9 +117,20 @@ def test_encoder_vectors_match_the_tokenizer_path_and_small_batches_skip_the_cac
     np.testing.assert_array_equal(fast.encode(texts), slow.encode(texts))
     assert isinstance(fast._words, WordPieceCache) and len(fast._words) > 100
 
+    # A query in ASCII is encoded from the vocabulary alone: the Rust tokenizer is never loaded.
     query = StaticEncoder.from_folder(DEFAULT_MODEL_DIR)
-    query.encode(["where are retries with backoff handled"])
-    assert query._words is False  # a search never builds the cache
+    sentence = ["where are retries with backoff handled"]
+    np.testing.assert_array_equal(query.encode(sentence), slow.encode(sentence))
+    assert query._tokenizer is None and isinstance(query._words, WordPieceCache)
+    # A non-ASCII word needs the Rust tokenizer: it is loaded then, and the vectors still agree.
+    unicode = ["où sont gérées les réessais ✓"]
+    np.testing.assert_array_equal(query.encode(unicode), slow.encode(unicode))
+    assert query._tokenizer is not None
+
+    # Once the Rust tokenizer is loaded, a small batch goes to it without building the cache.
+    loaded = StaticEncoder(slow.embedding, slow.tokenizer)
+    loaded.encode(sentence)
+    assert loaded._words is False
     monkeypatch.setattr(static_encoder, "_FAST_PATH_CHARS", 1)
-    query.encode(["where are retries with backoff handled"])
-    assert isinstance(query._words, WordPieceCache)
+    loaded.encode(sentence)
+    assert isinstance(loaded._words, WordPieceCache)

@@ -12,14 +12,53 @@ from typing import Sequence
 
 from coderag.cli.parser import build_parser
 
+QUICK_EXIT_COMMANDS = frozenset({"search", "status", "plugins"})
+"""Commands that write nothing, so their process may end without the interpreter's teardown."""
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``git coderag``; returns the exit status."""
+
+def run() -> None:
+    """The ``git-coderag`` script: :func:`main`, then the process's exit.
+
+    After a read-only command the process ends with ``os._exit`` once its
+    output is flushed: the interpreter's teardown (freeing numpy, Whoosh's
+    modules, the tokenizer and the BLAS threads) cost a ``git coderag search``
+    ~40 ms of its ~0.3 s and does nothing a finished search needs.
+    """
+    sys.exit(main(quick_exit=True))
+
+
+def main(argv: Sequence[str] | None = None, *, quick_exit: bool = False) -> int:
+    """Entry point of ``git coderag``; returns the exit status.
+
+    :param quick_exit: end the process right after a read-only command (the
+        console script's choice; a caller in the same process keeps it off).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    status = _dispatch(args)
+    if quick_exit and args.command in QUICK_EXIT_COMMANDS:
+        _exit_now(status)
+    return status
+
+
+def _exit_now(status: int) -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): as in _dispatch, not an error
+        pass
+    except OSError:  # e.g. a full disk: the output is lost, say so by the status
+        status = status or 1
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(status)
+
+
+def _dispatch(args) -> int:
     from coderag.errors import CoderagError
 
     try:

@@ -12,34 +12,45 @@ the tests).
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from coderag.embedding.safetensors_file import map_tensors
 from coderag.embedding.wordpiece_cache import WordPieceCache
 
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json")
 _FAST_PATH_CHARS = 20_000
-"""Batches smaller than this go to the Rust tokenizer: building the word cache's vocabulary
-(~30 ms) would cost a search more than it saves."""
+"""Once the Rust tokenizer is loaded, batches smaller than this go to it: building the word
+cache's vocabulary from it (~15 ms) would cost them more than it saves."""
 _SLICE_TOKENS = 1 << 16
 """Tokens gathered per pooling step: bounds the memory of one step (~24 MB of int8 rows at 384 dims)."""
 
 
 class StaticEncoder:
-    """Encodes texts with a model2vec token table (optionally remapped and weighted)."""
+    """Encodes texts with a model2vec token table (optionally remapped and weighted).
+
+    :param tokenizer: a ``tokenizers.Tokenizer``, or the path of its
+        ``tokenizer.json``: then the Rust tokenizer is only loaded (~30 ms with
+        its import) for a text the word cache does not cover, so an ASCII query
+        never loads it.
+    """
 
     def __init__(self, embedding: np.ndarray, tokenizer, weights: np.ndarray | None = None,
                  token_mapping: np.ndarray | None = None) -> None:
         self.embedding = embedding
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
         self.token_mapping = token_mapping
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
-        self.tokenizer = tokenizer
-        self.unk_token_id = _unk_token_id(tokenizer)
+        self._tokenizer = None
+        self._tokenizer_file: Path | None = None
+        if isinstance(tokenizer, (str, os.PathLike)):
+            self._tokenizer_file = Path(tokenizer)
+        else:
+            self._take_tokenizer(tokenizer)
+        self._unk_token_id: int | None | bool = False  # False: not looked up yet
         self._median_token_length: int | None = None
         self._words: WordPieceCache | None | bool = False  # False: not built yet
 
@@ -47,25 +58,44 @@ class StaticEncoder:
     def dim(self) -> int:
         return int(self.embedding.shape[1])
 
+    @property
+    def tokenizer(self):
+        """The Rust tokenizer (loaded on first use when the encoder was given its file)."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._take_tokenizer(Tokenizer.from_file(str(self._tokenizer_file)))
+        return self._tokenizer
+
+    def _take_tokenizer(self, tokenizer) -> None:
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self._tokenizer = tokenizer
+
+    @property
+    def unk_token_id(self) -> int | None:
+        """The id model2vec drops from every text (the unknown token)."""
+        if self._unk_token_id is False:
+            words = self._word_cache() if self._tokenizer is None else None
+            self._unk_token_id = words.unk_id if words is not None else _unk_token_id(self.tokenizer)
+        return self._unk_token_id  # type: ignore[return-value]
+
     @classmethod
     def from_folder(cls, folder: Path) -> "StaticEncoder | None":
         """Load a model2vec folder; ``None`` when its layout is not the plain one this reads."""
         files = [folder / name for name in MODEL_FILES]
         if not all(f.is_file() for f in files):
             return None
-        import safetensors
-        from tokenizers import Tokenizer
+        tensors = map_tensors(files[0])
+        if tensors is None:  # a dtype numpy cannot map (bfloat16): the library converts it
+            import safetensors
 
-        tensors = safetensors.safe_open(str(files[0]), framework="numpy")
-        names = set(tensors.keys())
-        if "embeddings" not in names:
+            opened = safetensors.safe_open(str(files[0]), framework="numpy")
+            tensors = {name: opened.get_tensor(name) for name in opened.keys()}
+        if "embeddings" not in tensors:
             return None
-        return cls(
-            tensors.get_tensor("embeddings"),
-            Tokenizer.from_file(str(files[1])),
-            weights=tensors.get_tensor("weights") if "weights" in names else None,
-            token_mapping=tensors.get_tensor("mapping") if "mapping" in names else None,
-        )
+        return cls(tensors["embeddings"], files[1], weights=tensors.get("weights"),
+                   token_mapping=tensors.get("mapping"))
 
     # ------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
@@ -83,7 +113,10 @@ class StaticEncoder:
         return ids
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
-        fast = self._word_cache() if sum(map(len, texts)) >= _FAST_PATH_CHARS else None
+        # The word cache when the Rust tokenizer is not loaded (parsing the vocabulary costs less
+        # than loading it) or the batch is big enough to repay building the cache.
+        use_cache = self._tokenizer is None or sum(map(len, texts)) >= _FAST_PATH_CHARS
+        fast = self._word_cache() if use_cache else None
         if fast is None:
             return [encoding.ids for encoding in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
         ids: list[list[int] | None] = [fast.encode(text) if fast.covers(text) else None for text in texts]
@@ -96,10 +129,12 @@ class StaticEncoder:
 
     def _word_cache(self) -> WordPieceCache | None:
         if self._words is False:
-            tokenizer = self.tokenizer
+            if self._tokenizer is None:
+                spec = json.loads(Path(self._tokenizer_file).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            else:
+                spec = json.loads(self._tokenizer.to_str())
             self._words = WordPieceCache.from_spec(
-                json.loads(tokenizer.to_str()),
-                lambda piece: tokenizer.encode(piece, add_special_tokens=False).ids)
+                spec, lambda piece: self.tokenizer.encode(piece, add_special_tokens=False).ids)
         return self._words  # type: ignore[return-value]
 
     def encode(self, texts: Sequence[str], max_length: int | None = None) -> np.ndarray:

@@ -100,6 +100,8 @@ class WordPieceCache(dict):
         added = spec.get("added_tokens") or []
         if unk_token not in vocab or any(token.get("normalized") for token in added):
             return None  # an added token matched after normalising could hide anywhere
+        if any(token.get("content") == unk_token and token.get("id") != vocab[unk_token] for token in added):
+            return None  # the tokenizer's id for the unknown token would not be the vocabulary's
         return cls(vocab, encode_piece, unk_token=unk_token, prefix=model.get("continuing_subword_prefix", "##"),
                    max_word_chars=int(model.get("max_input_chars_per_word", 100)),
                    lowercase=bool(steps[0].get("lowercase", True)), camel_case=camel_case,
