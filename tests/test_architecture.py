@@ -25,7 +25,7 @@ ROOT = PACKAGE.parent
 #: Lower ranks are imported by higher ones, never the other way round.
 RANKS = {
     # the plugin API and the vocabulary everything shares
-    "coderag.errors": 0, "coderag.protocols": 0, "coderag.hookspecs": 0,
+    "coderag.errors": 0, "coderag.protocols": 0, "coderag.hookspecs": 0, "coderag.filemap": 0,
     # the plugin manager, git, shared text analysis, and the backends' implementations
     "coderag.plugins": 1, "coderag.git": 1, "coderag.analysis": 1,
     "coderag.chunking": 1, "coderag.embedding": 1, "coderag.stores": 1,

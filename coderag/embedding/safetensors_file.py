@@ -9,11 +9,12 @@ workers of one index share one copy of the table in the page cache.
 from __future__ import annotations
 
 import json
-import mmap
 import struct
 from pathlib import Path
 
 import numpy as np
+
+from coderag.filemap import map_read_only
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
            "U8": "u1", "BOOL": "?"}
@@ -37,7 +38,7 @@ def map_tensors(path: Path) -> dict[str, np.ndarray] | None:
         size = file.seek(0, 2)
         if size == 0:
             return None
-        data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        data = map_read_only(file)
     start = 8 + length
     tensors: dict[str, np.ndarray] = {}
     for name, info in header.items():
@@ -51,5 +52,6 @@ def map_tensors(path: Path) -> dict[str, np.ndarray] | None:
         begin, end = start + int(offsets[0]), start + int(offsets[1])
         if end > size or end - begin != count * np.dtype(dtype).itemsize:
             return None
-        tensors[name] = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(shape)
+        tensor = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(shape)
+        tensors[name] = np.require(tensor, requirements="A")  # numpy's fast paths want aligned data
     return tensors

@@ -24,6 +24,8 @@ from typing import Callable
 import numpy as np
 
 from coderag.stores.atomic import atomic_writer
+from coderag.stores.hnsw_files import map_npz
+from coderag.stores.hnsw_files import write_npz
 
 MAX_SEGMENTS = 24
 """A commit that would make the log longer than this rewrites it as one segment."""
@@ -90,12 +92,12 @@ class DeltaLog:
         labels, vectors, removals = [], [], []
         tombstones: set[int] = set()
         for i, entry in enumerate(entries):
-            with np.load(checked(entry, "file"), allow_pickle=False) as npz:
-                removals.append(npz["removed"] if "removed" in npz.files else np.zeros(0, np.int64))
-                labels.append(npz["labels"].astype(np.int64, copy=False))
-                vectors.append(npz["vectors"].astype(np.float32, copy=False))
-                if i == len(entries) - 1:
-                    tombstones = set(npz["tombstones"].tolist())
+            npz = map_npz(checked(entry, "file"))  # read-only views: rows are copied only when dropped
+            removals.append(npz["removed"] if "removed" in npz else np.zeros(0, np.int64))
+            labels.append(npz["labels"].astype(np.int64, copy=False))
+            vectors.append(npz["vectors"].astype(np.float32, copy=False))
+            if i == len(entries) - 1:
+                tombstones = set(npz["tombstones"].tolist())
             if vectors[-1].shape != (entry["count"], self.dim) or len(labels[-1]) != entry["count"]:
                 raise ValueError("delta shape")
         later = np.zeros(0, np.int64)  # labels removed by segments newer than the one at hand
@@ -122,9 +124,9 @@ class DeltaLog:
         removed = [] if whole else self.removed
         path = directory / f"delta-{generation:08d}.npz"
         with atomic_writer(path, sync_dir=False) as f:
-            np.savez(f, labels=self.labels[rows], vectors=self.vectors[rows],
-                     removed=np.array(removed, dtype=np.int64),
-                     tombstones=np.array(sorted(tombstones), dtype=np.int64))
+            write_npz(f, {"labels": self.labels[rows], "vectors": self.vectors[rows],
+                          "removed": np.array(removed, dtype=np.int64),
+                          "tombstones": np.array(sorted(tombstones), dtype=np.int64)})
         count = len(self.labels) if whole else int((~self.saved).sum())
         entry = {"file": path.name, "file_bytes": path.stat().st_size, "count": count,
                  "removed": len(removed), "tombstones": len(tombstones)}

@@ -30,6 +30,7 @@ from pickle import dumps
 from typing import Any
 from typing import Sequence
 
+from coderag.stores import whoosh_import  # noqa: F401  (first: Whoosh without what it never needs)
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.filedb.filetables import _lengths

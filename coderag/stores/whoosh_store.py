@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from typing import Sequence
 
+from coderag.stores import whoosh_import  # noqa: F401  (first: Whoosh without what it never needs)
 from whoosh import fields
 from whoosh import formats
 
@@ -119,8 +120,7 @@ class WhooshLexicalStore:
         self,
         directory: Path,
         field_boosts: dict[str, float] | None = None,
-        k1: float = 1.2,
-        b: float = 0.75,
+        k1: float = 1.2, b: float = 0.75,
         field_b: dict[str, float] | None = None,
         readonly: bool = False,
         limitmb: int = 256,
