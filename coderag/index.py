@@ -183,9 +183,12 @@ class Index:
                 raise IndexCorrupt(_one_line_with_remedy(str(exc))) from None
         raise AssertionError("unreachable")
 
-    def is_stale(self) -> bool:
-        """Whether the index lags HEAD (holds neither HEAD's commit nor HEAD's tree)."""
-        return behind_head(self.repo, self._open_reader().meta, self.repo.resolve("HEAD"))
+    def is_stale(self, head: str | None = None) -> bool:
+        """Whether the index lags HEAD (holds neither HEAD's commit nor HEAD's tree).
+
+        :param head: HEAD's commit when the caller has just resolved it (saves a git call).
+        """
+        return behind_head(self.repo, self._open_reader().meta, head or self.repo.resolve("HEAD"))
 
     @property
     def indexed_commit(self) -> str | None:

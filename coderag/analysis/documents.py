@@ -14,7 +14,6 @@ Keyword documents (measured on the public evaluation corpus, see
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import lru_cache
 
@@ -48,7 +47,9 @@ def embedding_text(chunk: Chunk) -> str:
 
 def text_hash(text: str) -> bytes:
     """Content key of an embedding input (the embedding cache is keyed by it)."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    from hashlib import blake2b  # OpenSSL's load (~3 ms) is for writers: a search never hashes
+
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -145,7 +145,7 @@ def _freshness(index) -> dict:
     commit = index.indexed_commit
     head = index.repo.resolve("HEAD")
     state = background_state(index.location)
-    return {"commit": commit, "head": head, "stale": index.is_stale(),
+    return {"commit": commit, "head": head, "stale": index.is_stale(head),
             "updating": state["updating"] or state["pending"]}
 
 

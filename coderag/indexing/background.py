@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 from typing import Callable
 
 from coderag.errors import CoderagError
@@ -120,6 +119,8 @@ def run_one(repo: Repo, location: IndexLocation, request: UpdateRequest) -> dict
         status.update(ok=False, error=f"{type(exc).__name__}: {exc}".splitlines()[0] if not
                       isinstance(exc, CoderagError) else str(exc).splitlines()[0])
         if not isinstance(exc, CoderagError):
+            import traceback  # only for a bug's report: searching never pays its import
+
             traceback.print_exc()
     status["finished_at"] = time.time()
     location.write_status(status)

@@ -25,7 +25,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +119,8 @@ class IndexLocation:
 
     def remove_stale(self, keep: Path | None) -> None:
         """Delete data directories other than ``keep`` (call with the write lock held)."""
+        import shutil  # only an update removes directories: searching never pays its import
+
         keep_name = keep.name if keep else None
         for child in self.root.glob("data-*"):
             if child.name != keep_name:
