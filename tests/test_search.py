@@ -96,7 +96,7 @@ def _whoosh_reference(store: WhooshLexicalStore, tokens: list[str], k: int) -> l
     from whoosh.query import Or
     from whoosh.query import Term
 
-    s = store._searcher
+    s = store._current()
     results = s.search(Or([Term(f, t, boost=store.boosts[f]) for t in tokens for f in TEXT_FIELDS]), limit=k)
     return [(int(s.stored_fields(d)["label"]), float(score)) for score, d in results.top_n]
 

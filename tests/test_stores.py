@@ -533,7 +533,7 @@ def labels_of(hits):
 def _segment_labels(store) -> dict[str, set[int]]:
     """Every label term of every segment, read back from Whoosh (deleted documents included)."""
     out = {}
-    for leaf, _ in store._searcher.leaf_searchers():
+    for leaf, _ in store._current().leaf_searchers():
         reader = leaf.reader()
         out[reader.segment().segid] = {int(term) for term in reader.lexicon("label")}
     return out

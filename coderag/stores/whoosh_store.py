@@ -7,9 +7,8 @@ nothing but the label.
 
 Changes are buffered and applied by :meth:`WhooshLexicalStore.commit`:
 
-* deletions are looked up term by term through the writer's one cached
-  searcher (never a segment reopen per document), only in the segments whose
-  label range may hold them (:mod:`coderag.stores.whoosh_labels`);
+* deletions are looked up term by term, with one reader for each segment
+  whose label range may hold them (:mod:`coderag.stores.whoosh_labels`);
 * additions go into new segments of at most ``segment_docs`` documents,
   written by :mod:`coderag.stores.whoosh_segments` (the same bytes as
   Whoosh's writer, at half the CPU).  As soon as ``segment_docs`` additions
@@ -116,17 +115,9 @@ class WhooshLexicalStore:
     :meth:`search` sees the committed state; :func:`len` includes pending changes.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        field_boosts: dict[str, float] | None = None,
-        k1: float = 1.2, b: float = 0.75,
-        field_b: dict[str, float] | None = None,
-        readonly: bool = False,
-        limitmb: int = 256,
-        segment_docs: int = 10_000,
-        **ignored: Any,
-    ) -> None:
+    def __init__(self, directory: Path, field_boosts: dict[str, float] | None = None, k1: float = 1.2,
+                 b: float = 0.75, field_b: dict[str, float] | None = None, readonly: bool = False,
+                 limitmb: int = 256, segment_docs: int = 10_000, **ignored: Any) -> None:
         from whoosh import scoring
 
         self.directory = Path(directory)
@@ -148,6 +139,7 @@ class WhooshLexicalStore:
         self._label_ranges = {} if self.readonly else load_ranges(self.directory)
         self._ix: Any = None
         self._searcher: Any = None
+        self._searcher_stale = False  # a commit published a generation the searcher does not show yet
         self._closed = False
         self._open()
 
@@ -250,7 +242,7 @@ class WhooshLexicalStore:
 
     def _live(self, labels: set[int]) -> int:
         """How many of ``labels`` have a live committed document."""
-        s = self._searcher
+        s = self._current()
         if s is None or not labels or not s.doc_count():
             return 0
         return sum(1 for label in labels if s.document_number(label=str(label)) is not None)
@@ -259,7 +251,8 @@ class WhooshLexicalStore:
         """Live documents, counting uncommitted adds and deletes."""
         if self._closed:
             raise ValueError("lexical store is closed")
-        committed = self._searcher.doc_count() if self._searcher is not None else 0
+        s = self._current()
+        committed = s.doc_count() if s is not None else 0
         if not self._adds and not self._deletes and not self._unpublished:
             return committed
         replaced = self._deletes | set(self._adds) | self._unpublished_labels()
@@ -326,10 +319,8 @@ class WhooshLexicalStore:
         self._reopen_searcher()
 
     def _apply(self, writer: Any) -> None:
-        searcher = writer.searcher()  # cached by the writer: one for all deletes
-        if searcher.doc_count_all():
-            delete_labels(writer, searcher, self._deletes | set(self._adds) | self._unpublished_labels(),
-                          self._label_ranges)
+        if any(segment.doc_count_all() for segment in writer.segments):
+            delete_labels(writer, self._deletes | set(self._adds) | self._unpublished_labels(), self._label_ranges)
         while self._adds:  # the rest of the additions, in segments of at most segment_docs
             self._write_unpublished()
         # The writer's own commit, with the tiered merge, plus our segments.
@@ -360,7 +351,7 @@ class WhooshLexicalStore:
         self._check_writable()
         self.commit()
         small = [s for s in self._ix._segments() if s.doc_count_all() < self.segment_docs]
-        if full and (self.segment_count > 1 or self._searcher.reader().has_deletions()):
+        if full and (self.segment_count > 1 or self._current().reader().has_deletions()):
             with self._durable_writer() as writer:
                 writer.commit(optimize=True)
         elif not full and len(small) > 1:
@@ -373,9 +364,17 @@ class WhooshLexicalStore:
         return len(self._ix._segments()) if self._ix is not None else 0
 
     def _reopen_searcher(self) -> None:
-        old, self._searcher = self._searcher, self._ix.searcher(weighting=self.weighting)
-        if old is not None:
-            old.close()
+        """Close the old generation's searcher; :meth:`_current` opens the new one when asked (a commit
+        hook never searches after its commit: a searcher's reader per segment cost it ~25 ms)."""
+        if self._searcher is not None:
+            self._searcher.close()
+        self._searcher, self._searcher_stale = None, True
+
+    def _current(self) -> Any:
+        """The searcher of the committed generation (``None`` for a store with nothing committed)."""
+        if self._searcher_stale and self._ix is not None:
+            self._searcher, self._searcher_stale = self._ix.searcher(weighting=self.weighting), False
+        return self._searcher
 
     # ---------------------------------------------------------------- search
 
@@ -392,7 +391,7 @@ class WhooshLexicalStore:
         if self._closed:
             raise ValueError("lexical store is closed")
         tokens = [t for t in dict.fromkeys(query_tokens) if t]
-        s = self._searcher
+        s = self._current()
         if k <= 0 or not tokens or s is None or not s.doc_count():
             return []
         # Same BM25F scores as ``s.search(Or([Term(f, t, boost=...) ...]))``, ~10x faster.
@@ -406,10 +405,8 @@ class WhooshLexicalStore:
     def close(self) -> None:
         """Release files and Whoosh's lock; uncommitted changes are dropped."""
         self._cancel()
-        if self._searcher is not None:
-            self._searcher.close()
-        self._searcher = None
-        self._ix = None
+        self._reopen_searcher()
+        self._ix, self._searcher_stale = None, False
         self._adds, self._deletes = {}, set()
         self._closed = True
 
