@@ -565,9 +565,26 @@ def test_deletes_probe_only_segments_whose_label_range_holds_them(tmp_path, monk
     ranges = load_ranges(path)
     assert sorted(ranges.values()) == [(1, 10), (11, 20), (21, 30)]
     probes = _counting_probes(monkeypatch)
-    store.delete([5, 15, 25])
+    from whoosh.reading import SegmentReader
+
+    opened = []
+    init = SegmentReader.__init__
+
+    def counted_init(self, *args, **kwargs):
+        opened.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentReader, "__init__", counted_init)
+    store.delete([15])
     store.commit()
-    assert sorted(probes) == ["15", "25", "5"]  # one segment each, not all three
+    assert len(opened) == 1  # a reader for the one segment that may hold 15; no searcher until one is asked for
+    store.add([doc(15, "sym15", "src", "word15 common")])
+    store.commit()
+    store.delete([5, 15, 25])
+    probes.clear()
+    store.commit()
+    # 5 and 25 in one segment each, 15 in its old segment and in the one its new copy went to; not all four
+    assert sorted(probes) == ["15", "15", "25", "5"]
     assert labels(store.search(["word15"], 3)) == [] and len(store.search(["common"], 40)) == 27
 
     # Many small commits merge a size tier: the merged segment's range covers its labels.
