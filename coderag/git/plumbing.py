@@ -145,6 +145,27 @@ class Repo:
             entries[name] = Entry(name, mode, blob)
         return entries
 
+    def tree_changes(self, old_tree: str, new_tree: str) -> dict[str, Entry | None] | None:
+        """Paths that differ between two trees: the new entry, or ``None`` where the path is gone.
+
+        ``None`` when git cannot compare them (a tree pruned since, a malformed id):
+        the caller then lists the whole tree.  Renames are a deletion plus an addition,
+        as the index keys files by path.
+        """
+        if not old_tree or not new_tree:
+            return None
+        try:
+            out = self.git("diff-tree", "-r", "-z", "--no-renames", old_tree, new_tree)
+            fields = out.split(b"\0")
+            changes: dict[str, Entry | None] = {}
+            for i in range(0, len(fields) - 1, 2):
+                meta, path = fields[i], decode_path(fields[i + 1])
+                _old_mode, mode, _old_blob, blob, status = meta.decode()[1:].split()
+                changes[path] = None if status == "D" else Entry(path, mode, blob)
+            return changes
+        except (CoderagError, ValueError):
+            return None
+
     def staged_snapshot(self) -> bytes:
         """The staging area as raw ``git ls-files -s -z`` output (honours ``GIT_INDEX_FILE``).
 

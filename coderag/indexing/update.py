@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from coderag.indexing import changes
 from coderag.indexing import pool
 from coderag.config import Settings
 from coderag.analysis.documents import DOCUMENTS_VERSION
@@ -157,8 +158,8 @@ class Updater:
             if commit is None:
                 raise CoderagError("HEAD has no commits yet (unborn branch): commit something, or use --staged")
         report.commit = commit
-        if entries is None:
-            entries = self.repo.entries(target)
+        listed = entries is None and commit is not None  # the rows will hold exactly the commit's tree
+        tree = tree or (self.repo.tree_of(commit) if commit else "") or ""
 
         if self._worker is None:  # kept across runs: a watch updates often and the model loads once
             self._worker = BatchWorker(str(self.repo.root), self.settings, None)
@@ -194,15 +195,16 @@ class Updater:
                 manifest.seed_vectors(self.location.current() / MANIFEST_NAME)
             worker.use_manifest(str(data_dir / MANIFEST_NAME))
             generation = manifest.generation + 1
-            live = manifest.live_files()
-            # Files that failed (a service that kept failing, a chunker error) are tried again.
-            to_remove = [p for p, row in live.items()
-                         if p not in entries or entries[p].blob != row.blob or row.status == "error"]
-            to_add = [e for p, e in entries.items()
-                      if p not in live or live[p].blob != e.blob or live[p].status == "error"]
-            report.files_unchanged = len(entries) - len(to_add)
-            report.files_removed = sum(1 for p in to_remove if p not in entries)
+            work = changes.from_tree_diff(self.repo, manifest, recorded.get("listed_tree", ""), tree) \
+                if listed and not fresh else None
+            if work is None:
+                work = changes.from_listing(entries if entries is not None else self.repo.entries(commit or target),
+                                            manifest.live_files())
+            to_remove, to_add = work.to_remove, work.to_add
+            report.files_unchanged, report.files_removed = work.unchanged, work.removed
             report.chunks_removed = len(manifest.chunk_labels_for_paths(to_remove, manifest.generation))
+            live_before = manifest.live_chunk_count() if fresh or "live_chunks" not in recorded \
+                else int(recorded["live_chunks"])
             manifest.begin()
             for path in to_remove:
                 manifest.kill_path(path, generation)
@@ -219,8 +221,8 @@ class Updater:
             manifest.flip(generation, {**wanted, **self._embedder_meta(worker), "target": target,
                                        "commit": commit or "",
                                        "indexed_at": time.time(),
-                                       "tree": tree or (self.repo.tree_of(commit) if commit else "") or "",
-                                       "live_chunks": manifest.live_chunk_count(generation)})
+                                       "tree": tree, "listed_tree": tree if listed else "",
+                                       "live_chunks": live_before + report.chunks_added - report.chunks_removed})
             manifest.purge_dead_before(generation)
             manifest.commit()
             report.generation = generation

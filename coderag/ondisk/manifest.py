@@ -164,6 +164,26 @@ class Manifest:
         ).fetchall()
         return {r[0]: FileRow(*r) for r in rows}
 
+    def files_at(self, paths: Sequence[str], generation: int | None = None) -> dict[str, FileRow]:
+        """The live rows of these paths (those that have one)."""
+        gen = self.generation if generation is None else generation
+        out: dict[str, FileRow] = {}
+        for start in range(0, len(paths), 900):
+            part = list(paths[start:start + 900])
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                    f"SELECT path, blob, language, status, reason FROM files WHERE path IN ({marks}) "
+                    "AND born <= ? AND (died IS NULL OR died > ?)", (*part, gen, gen)):
+                out[r[0]] = FileRow(*r)
+        return out
+
+    def live_file_count(self, generation: int | None = None, status: str | None = None) -> int:
+        """Number of live file rows (of one ``status`` if given)."""
+        gen = self.generation if generation is None else generation
+        where = "born <= ? AND (died IS NULL OR died > ?)" + (" AND status = ?" if status else "")
+        return self.db.execute(f"SELECT count(*) FROM files WHERE {where}",
+                               (gen, gen, *([status] if status else []))).fetchone()[0]
+
     def chunks_by_label(self, labels: Sequence[int], generation: int, with_text: bool = True) -> dict[int, ChunkRow]:
         out: dict[int, ChunkRow] = {}
         text_col = "text" if with_text else "x''"
