@@ -133,6 +133,8 @@ def test_a_batch_the_server_finds_too_large_is_split(make_repo):
     ("no_data", "data[].embedding"),
     ("wrong_count", "vectors for"),
     ("nan", "NaN"),
+    ("ragged", "different sizes"),
+    ("strings", "non-numeric"),
     ("401", "refused the request (401"),
 ])
 def test_bad_answers_stop_the_update_with_one_line_and_leave_the_index(make_repo, server, fault, says):

@@ -149,11 +149,12 @@ class RequestPacker:
     def _collect(self, request: tuple[list[bytes], Future]) -> None:
         part, future = request
         vectors, failed = future.result()  # re-raises what stops the update (the service changed...)
+        half = None if vectors is None else np.asarray(vectors, dtype=np.float32).astype(np.float16)
         for i, text_hash in enumerate(part):
-            if i in failed or vectors is None:
+            if i in failed or half is None:
                 self._failed[text_hash] = failed.get(i, "embedder failed")
             else:
-                self._vectors[text_hash] = np.asarray(vectors[i], dtype=np.float32).astype(np.float16)
+                self._vectors[text_hash] = half[i]
 
     def _ready(self, block: bool) -> Iterator[BatchResult]:
         for request in [r for r in self._requests if block or r[1].done()]:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 
-FAULTS = ("429", "500", "drop", "html", "not_json", "no_data", "wrong_count", "nan", "wrong_dim", "401", "413")
+FAULTS = ("429", "500", "drop", "html", "not_json", "no_data", "wrong_count", "nan", "wrong_dim", "401", "413",
+          "ragged", "strings")
 
 
 @dataclass
@@ -201,6 +202,10 @@ class EmbeddingServer:
                     vectors[0] = [float("nan")] * server.dim
                 elif fault == "wrong_dim":
                     vectors = [v + [0.5] for v in vectors]
+                elif fault == "ragged":  # one vector shorter than the others
+                    vectors[0] = vectors[0][:-1]
+                elif fault == "strings":  # numbers sent as JSON strings
+                    vectors[0] = [str(x) for x in vectors[0]]
                 data = [{"index": i, "embedding": v} for i, v in enumerate(vectors)]
                 # json.dumps writes NaN, as some servers do; the client must refuse it.
                 self._send(200, json.dumps({"model": server.model, "data": data}).encode())
