@@ -165,14 +165,19 @@ class FaultyBackends:
         from coderag.backends.stores import make_whoosh_store
 
         store = make_whoosh_store(directory, **options)
-        commit = store.commit
+        add, commit, pending = store.add, store.commit, []
+
+        def recording_add(docs):
+            pending.extend(d.body for d in docs)
+            add(docs)
 
         def failing_commit():
-            if any("zqxfull" in d.body for d in store._adds.values()):
+            if any("zqxfull" in body for body in pending):
                 raise OSError(28, "No space left on device")
+            pending.clear()
             commit()
 
-        store.commit = failing_commit
+        store.add, store.commit = recording_add, failing_commit
         return store
 
     @hookimpl
@@ -407,13 +412,32 @@ def _segment_postings(ix, segment) -> dict:
     return out
 
 
+def test_whoosh_open_segment_takes_additions_in_any_order_and_replacements(tmp_path):
+    from coderag.stores.whoosh_store import WhooshLexicalStore
+
+    store = WhooshLexicalStore(tmp_path / "lex", segment_docs=100)
+    store.add([LexicalDoc(i, f"sym{i}", "src", f"first word{i}") for i in (9, 4, 6)])  # sorted on the way in
+    store.add([LexicalDoc(6, "six", "src", "second six")])  # in the open segment: finished, then replaced
+    store.add([LexicalDoc(2, "two", "src", "lower label")])  # below the open segment's last label
+    store.add([LexicalDoc(11, "eleven", "src", "after")])
+    assert len(store) == 5
+    store.commit()
+    store.close()
+    store = WhooshLexicalStore(tmp_path / "lex", readonly=True)
+    assert len(store) == 5
+    assert [l for l, _ in store.search(["word6"], 5)] == [] and [l for l, _ in store.search(["second"], 5)] == [6]
+    assert sorted(l for l, _ in store.search(["first", "lower", "after"], 10)) == [2, 4, 9, 11]
+    store.close()
+
+
 def test_whoosh_streams_segments_during_a_big_build(tmp_path):
     from coderag.stores.whoosh_store import WhooshLexicalStore
 
     store = WhooshLexicalStore(tmp_path / "lex", segment_docs=5)
     store.add([LexicalDoc(i, f"sym{i}", "src", f"common word{i}") for i in range(12)])
-    assert len(store._adds) == 2 and len(store._unpublished) == 2  # 10 already on disk, unpublished
-    store.delete([3])  # in an unpublished segment
+    assert len(store._taking_labels) == 2 and len(store._unpublished) == 2  # 10 already on disk, unpublished
+    store.delete([3])  # in an unpublished segment; the open one is finished first
+    assert not store._taking_labels and len(store._unpublished) == 3
     store.add([LexicalDoc(7, "seven", "src", "replaced")])  # replaces one
     assert len(store) == 11
     reader = WhooshLexicalStore(tmp_path / "lex", readonly=True)
@@ -421,7 +445,7 @@ def test_whoosh_streams_segments_during_a_big_build(tmp_path):
     store.commit()
     store.close()
     store = WhooshLexicalStore(tmp_path / "lex", readonly=True)
-    assert len(store) == 11 and store.segment_count == 3
+    assert len(store) == 11 and store.segment_count == 4
     assert store.search(["word3"], 5) == [] and [l for l, _ in store.search(["replaced"], 5)] == [7]
     assert store.search(["word7"], 5) == [] and len(store.search(["common"], 20)) == 10
 

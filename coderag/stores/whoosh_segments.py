@@ -55,25 +55,42 @@ def write_segment(ix: Any, docs: Sequence[tuple[str, str, str, str]], limitmb: i
     (while holding the index's write lock).  ``ix`` is an open Whoosh index
     with coderag's lexical schema.
     """
-    from whoosh.writing import SegmentWriter
+    segment = OpenSegment(ix, limitmb)
+    for doc in docs:
+        segment.add(*doc)
+    return segment.finish()
 
-    writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
-    schema = writer.schema
-    perdoc = writer.perdocwriter
-    field_objects = {name: schema[name] for name in ALL_FIELDS}
-    postings: dict[str, dict[str, tuple[list[int], list[int]]]] = {name: {} for name in TEXT_FIELDS}
-    # Whoosh scores with lengths quantised to a byte; block statistics use the same values.
-    lengths: dict[str, list[int]] = {name: [] for name in TEXT_FIELDS}
-    labels: list[tuple[bytes, list[int], None]] = []
-    add_field = perdoc.add_field
-    for docnum, (label, symbol, path, body) in enumerate(docs):
+
+class OpenSegment:
+    """A segment being written: documents are taken one by one, the terms are encoded by :meth:`finish`.
+
+    Taking a document (its per-document record and its postings gathered per
+    term) is about half of a segment's cost; an update does it as each batch
+    arrives, while the workers are still chunking, instead of all at the commit.
+    """
+
+    def __init__(self, ix: Any, limitmb: int = 64) -> None:
+        from whoosh.writing import SegmentWriter
+
+        self.writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
+        self.field_objects = {name: self.writer.schema[name] for name in ALL_FIELDS}
+        self.postings: dict[str, dict[str, tuple[list[int], list[int]]]] = {name: {} for name in TEXT_FIELDS}
+        # Whoosh scores with lengths quantised to a byte; block statistics use the same values.
+        self.lengths: dict[str, list[int]] = {name: [] for name in TEXT_FIELDS}
+        self.labels: list[tuple[bytes, list[int], None]] = []
+        self.count = 0
+
+    def add(self, label: str, symbol: str, path: str, body: str) -> None:
+        """Take the next document (its number in the segment is the count so far)."""
+        perdoc, docnum, fields = self.writer.perdocwriter, self.count, self.field_objects
+        add_field = perdoc.add_field
         perdoc.start_doc(docnum)
         for name, value in (("body", body), ("label", label), ("path", path), ("symbol", symbol)):
             if name == "label":
-                labels.append((label.encode("utf-8"), [docnum], None))
-                add_field("label", field_objects["label"], label, 0)
+                self.labels.append((label.encode("utf-8"), [docnum], None))
+                add_field("label", fields["label"], label, 0)
                 continue
-            terms = postings[name]
+            terms = self.postings[name]
             length = 0
             for token, freq in Counter(value.split()).items():
                 length += freq
@@ -82,20 +99,26 @@ def write_segment(ix: Any, docs: Sequence[tuple[str, str, str, str]], limitmb: i
                     terms[token] = entry = ([], [])
                 entry[0].append(docnum)
                 entry[1].append(freq)
-            add_field(name, field_objects[name], None, length)
-            lengths[name].append(byte_to_length(length_to_byte(length)))
+            add_field(name, fields[name], None, length)
+            self.lengths[name].append(byte_to_length(length_to_byte(length)))
         perdoc.finish_doc()
-    writer.docnum = len(docs)
-    writer._added = bool(docs)
-    for name in ALL_FIELDS:
-        if name == "label":
-            terms = sorted(labels)
-        else:
-            terms = sorted((token.encode("utf-8"), ids, freqs) for token, (ids, freqs) in postings[name].items())
-        postings.pop(name, None)  # free each field's lists once encoded
-        if terms:
-            _write_field(writer.fieldwriter, name, field_objects[name], terms, lengths.get(name))
-    return writer._finalize_segment()
+        self.count += 1
+
+    def finish(self) -> Any:
+        """Encode the terms and close the files; the unpublished segment."""
+        writer = self.writer
+        writer.docnum = self.count
+        writer._added = bool(self.count)
+        for name in ALL_FIELDS:
+            if name == "label":
+                terms = sorted(self.labels)
+            else:
+                terms = sorted((token.encode("utf-8"), ids, freqs)
+                               for token, (ids, freqs) in self.postings[name].items())
+            self.postings.pop(name, None)  # free each field's lists once encoded
+            if terms:
+                _write_field(writer.fieldwriter, name, self.field_objects[name], terms, self.lengths.get(name))
+        return writer._finalize_segment()
 
 
 def _write_field(fieldwriter: Any, name: str, field_object: Any, terms: list, lengths: list[int] | None) -> None:

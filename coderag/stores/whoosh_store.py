@@ -9,14 +9,12 @@ Changes are buffered and applied by :meth:`WhooshLexicalStore.commit`:
 
 * deletions are looked up term by term, with one reader for each segment
   whose label range may hold them (:mod:`coderag.stores.whoosh_labels`);
-* additions go into new segments of at most ``segment_docs`` documents,
-  written by :mod:`coderag.stores.whoosh_segments` (the same bytes as
-  Whoosh's writer, at half the CPU).  As soon as ``segment_docs`` additions
-  are queued they are written out as a segment that stays unpublished until
-  the commit, so a big build holds one segment's documents in memory, not
-  the whole repository's.  The first such segment takes Whoosh's write lock,
-  held until :meth:`~WhooshLexicalStore.commit` or
-  :meth:`~WhooshLexicalStore.close`;
+* additions go, as they arrive, into an open segment of at most
+  ``segment_docs`` documents (:mod:`coderag.stores.whoosh_segments`: the
+  same bytes as Whoosh's writer, at half the CPU), unpublished until the
+  commit; a big build holds one segment's postings in memory, not its
+  documents.  The first addition takes Whoosh's write lock, held until
+  :meth:`~WhooshLexicalStore.commit` or :meth:`~WhooshLexicalStore.close`;
 * a commit merges existing segments only when one size tier (segments of
   1-9, 10-99, 100-999... documents) holds more than
   :data:`~coderag.stores.whoosh_segments.SEGMENTS_PER_TIER` of them, and then only that tier: every commit
@@ -55,6 +53,7 @@ from coderag.stores.whoosh_labels import delete_labels
 from coderag.stores.whoosh_labels import load_ranges
 from coderag.stores.whoosh_labels import save_ranges
 from coderag.stores.whoosh_labels import union
+from coderag.stores.whoosh_segments import OpenSegment
 from coderag.stores.whoosh_segments import merge_full_tiers
 from coderag.stores.whoosh_segments import merge_small
 
@@ -131,7 +130,8 @@ class WhooshLexicalStore:
         self._scorer: Any = None  # numpy BM25F over the current searcher's postings (built on first search)
         self.limitmb = int(limitmb)
         self.segment_docs = max(1, int(segment_docs))
-        self._adds: dict[int, LexicalDoc] = {}
+        self._taking: Any = None  # the segment taking additions (an OpenSegment), and its labels
+        self._taking_labels = array("q")
         self._deletes: set[int] = set()
         self._writer: Any = None  # holds Whoosh's lock from the first unpublished segment to the commit
         self._files_before: set[str] = set()
@@ -205,33 +205,35 @@ class WhooshLexicalStore:
     def add(self, docs: Sequence[LexicalDoc]) -> None:
         """Queue documents; a label added again replaces its older document."""
         self._check_writable()
-        for doc in docs:
+        for doc in sorted(docs, key=lambda d: int(d.label)):
             label = int(doc.label)
+            if self._taking_labels and label <= self._taking_labels[-1]:
+                self._seal()  # it may hold this label, and a segment's documents stay in label order
             self._forget_unpublished(label)
-            self._adds[label] = doc
-        while len(self._adds) >= self.segment_docs:
-            self._write_unpublished()
+            if self._taking is None:
+                self._begin()  # the lock covers unpublished segments too
+                self._taking = OpenSegment(self._ix)
+            self._taking.add(str(label), doc.symbol, doc.path, doc.body)
+            self._taking_labels.append(label)
+            if len(self._taking_labels) >= self.segment_docs:
+                self._seal()
 
     def delete(self, labels: Sequence[int]) -> None:
         """Queue deletions; unknown labels are ignored."""
         self._check_writable()
-        for label in labels:
-            label = int(label)
-            self._adds.pop(label, None)
+        self._seal()
+        for label in map(int, labels):
             self._forget_unpublished(label)
             self._deletes.add(label)
 
-    def _write_unpublished(self) -> None:
-        """Write the oldest ``segment_docs`` queued additions as a segment the commit will publish."""
-        from coderag.stores.whoosh_segments import write_segment
-
-        self._begin()  # the lock covers unpublished segments too
-        labels = sorted(list(self._adds)[: self.segment_docs])
-        docs = [self._adds.pop(label) for label in labels]
-        segment = write_segment(self._ix, [(str(d.label), d.symbol, d.path, d.body) for d in docs])
-        self._unpublished.append((segment, array("q", labels)))
-        if labels:
-            self._label_ranges[segment.segid] = (labels[0], labels[-1])
+    def _seal(self) -> None:
+        """Finish the segment taking additions: it is published by the commit."""
+        if self._taking is None:
+            return
+        segment, labels = self._taking.finish(), self._taking_labels
+        self._taking, self._taking_labels = None, array("q")
+        self._unpublished.append((segment, labels))
+        self._label_ranges[segment.segid] = (labels[0], labels[-1])
 
     def _forget_unpublished(self, label: int) -> None:
         """Delete ``label``'s copy in an unpublished segment, if any (documents are in label order)."""
@@ -253,11 +255,12 @@ class WhooshLexicalStore:
             raise ValueError("lexical store is closed")
         s = self._current()
         committed = s.doc_count() if s is not None else 0
-        if not self._adds and not self._deletes and not self._unpublished:
+        if not self._taking_labels and not self._deletes and not self._unpublished:
             return committed
-        replaced = self._deletes | set(self._adds) | self._unpublished_labels()
+        self._seal()
+        replaced = self._deletes | self._unpublished_labels()
         unpublished = sum(segment.doc_count() for segment, _ in self._unpublished)
-        return committed - self._live(replaced) + len(self._adds) + unpublished
+        return committed - self._live(replaced) + unpublished
 
     def _unpublished_labels(self) -> set[int]:
         return {label for segment, labels in self._unpublished
@@ -268,11 +271,11 @@ class WhooshLexicalStore:
     def commit(self) -> None:
         """Apply queued deletes and adds in one new Whoosh generation."""
         self._check_writable()
-        if not self._adds and not self._deletes and not self._unpublished:
+        if not self._taking_labels and not self._deletes and not self._unpublished:
             return
         with self._durable_writer() as writer:
             self._apply(writer)
-        self._adds, self._deletes, self._unpublished = {}, set(), []
+        self._deletes, self._unpublished = set(), []
 
     def _begin(self) -> Any:
         """Whoosh's writer, taking its lock on first use."""
@@ -297,6 +300,7 @@ class WhooshLexicalStore:
     def _cancel(self) -> None:
         """Release the lock and drop unpublished segments (their files go at the next commit)."""
         writer, self._writer, self._unpublished = self._writer, None, []
+        self._taking, self._taking_labels = None, array("q")
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.cancel()
@@ -319,10 +323,9 @@ class WhooshLexicalStore:
         self._reopen_searcher()
 
     def _apply(self, writer: Any) -> None:
+        self._seal()
         if any(segment.doc_count_all() for segment in writer.segments):
-            delete_labels(writer, self._deletes | set(self._adds) | self._unpublished_labels(), self._label_ranges)
-        while self._adds:  # the rest of the additions, in segments of at most segment_docs
-            self._write_unpublished()
+            delete_labels(writer, self._deletes | self._unpublished_labels(), self._label_ranges)
         # The writer's own commit, with the tiered merge, plus our segments.
         before = [segment.segid for segment in writer.segments]
         segments = writer._merge_segments(partial(merge_full_tiers, big=self.segment_docs), False, False)
@@ -407,7 +410,7 @@ class WhooshLexicalStore:
         self._cancel()
         self._reopen_searcher()
         self._ix, self._searcher_stale = None, False
-        self._adds, self._deletes = {}, set()
+        self._deletes = set()
         self._closed = True
 
     def __enter__(self) -> WhooshLexicalStore:
