@@ -49,7 +49,10 @@ MIN_COMPRESSED_BYTES = 64
 
 
 def write_segment(ix: Any, docs: Sequence[tuple[str, str, str, str]], limitmb: int = 64) -> Any:
-    """Write ``(label, symbol tokens, path tokens, body tokens)`` docs as one new segment.
+    """Write ``(label, symbol tokens, path tokens, body tokens)`` docs as one new segment (all at once).
+
+    The store itself feeds an :class:`OpenSegment` as batches arrive; this is the same writer
+    for a list in hand (the tests compare it with Whoosh's own).
 
     The segment is not published: the caller adds it to a table of contents
     (while holding the index's write lock).  ``ix`` is an open Whoosh index

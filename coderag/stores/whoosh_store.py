@@ -133,7 +133,7 @@ class WhooshLexicalStore:
         self._taking: Any = None  # the segment taking additions (an OpenSegment), and its labels
         self._taking_labels = array("q")
         self._deletes: set[int] = set()
-        self._writer: Any = None  # holds Whoosh's lock from the first unpublished segment to the commit
+        self._writer: Any = None  # holds Whoosh's lock from the first addition to the commit
         self._files_before: set[str] = set()
         self._unpublished: list[tuple[Any, array]] = []  # (segment, its labels in document order)
         self._label_ranges = {} if self.readonly else load_ranges(self.directory)
