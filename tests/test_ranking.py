@@ -209,3 +209,15 @@ def test_benchmark_files_count_as_examples():
         assert is_example_path(path), path
     for path in ("src/benchmark.py", "src/workbench.py", "lib/bench.go", "absl/strings/str_cat.cc"):
         assert not is_example_path(path), path
+
+
+def test_equal_scores_rank_by_the_tie_key_not_the_label():
+    # Two files with the same text get the same score; a store whose labels change from one build
+    # to the next passes a key of place, so the order is the same however the rows were written.
+    from coderag.search.fusion import rank_labels
+    rows = {7: row(7, "a/first.py"), 3: row(3, "b/second.py")}
+    candidates = Candidates([(7, 1.0), (3, 1.0)], [])
+    assert [label for label, _ in rank_labels("parse", candidates, rows, 2, "lexical")] == [3, 7]
+    by_place = rank_labels("parse", candidates, rows, 2, "lexical", tie_key=lambda lb: rows[lb].path)
+    assert [label for label, _ in by_place] == [7, 3]
+    assert by_place[0][1] == by_place[1][1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import lru_cache
+from typing import Any
 from typing import Callable
 from typing import Iterable
 
@@ -85,12 +86,14 @@ def coherence_bonus(scores: dict[int, float], path_of: Callable[[int], str]) -> 
 
 
 def diversify(order: Iterable[int], scores: dict[int, float], path_of: Callable[[int], str], decay: float,
-              accept: Callable[[int], bool], k: int) -> list[tuple[int, float]]:
+              accept: Callable[[int], bool], k: int,
+              tie: Callable[[int], Any] = lambda label: label) -> list[tuple[int, float]]:
     """The top ``k`` after scaling the n-th further chunk of a file by ``(1 - decay) ** n``.
 
     ``order`` is best first; ``accept`` may refuse a label (an overlapping
     span).  Scaling only lowers scores, so the walk stops once ``k`` are held
-    and the next raw score cannot beat the weakest of them.
+    and the next raw score cannot beat the weakest of them.  Equal scores are
+    ordered by ``tie``.
     """
     keep = 1.0 - decay
     taken: dict[str, int] = defaultdict(int)
@@ -104,5 +107,5 @@ def diversify(order: Iterable[int], scores: dict[int, float], path_of: Callable[
         path = path_of(label)
         chosen.append((label, raw * keep ** taken[path]))
         taken[path] += 1
-    chosen.sort(key=lambda item: (-item[1], item[0]))
+    chosen.sort(key=lambda item: (-item[1], tie(item[0])))
     return chosen[:k]

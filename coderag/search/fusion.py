@@ -20,6 +20,8 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
+from typing import Callable
 from typing import Sequence
 
 from coderag.ondisk.manifest import ChunkRow
@@ -111,11 +113,15 @@ def _signals(query: Query, row: ChunkRow, weights: dict[str, float]) -> float:
 
 def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k: int, mode: str = "hybrid",
                 weights: dict[str, float] | None = None, path_glob: str | None = None,
-                language: str | None = None) -> list[tuple[int, float]]:
+                language: str | None = None, tie_key: Callable[[int], Any] | None = None
+                ) -> list[tuple[int, float]]:
     """The final top ``k`` as ``(label, score)``, best first; rows need no text.
 
     Labels missing from ``rows`` are dead and skipped; of overlapping spans of
-    one file only the best is kept.
+    one file only the best is kept.  Equal scores are ordered by ``tie_key``
+    (the label by default): a store whose labels are not the same from one
+    build to the next passes a key of the chunk's place, so equal content
+    ranks the same way wherever it was built.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -138,7 +144,8 @@ def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k
     for label in scored:
         row = rows[label]
         scored[label] *= prior(row.path, row.language, weights)
-    order = sorted(scored, key=lambda label: (-scored[label], label))
+    tie = tie_key or (lambda label: label)
+    order = sorted(scored, key=lambda label: (-scored[label], tie(label)))
     seen_spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
 
     def new_span(label: int) -> bool:
@@ -150,7 +157,7 @@ def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k
         spans.append((row.start_line, row.end_line))
         return True
 
-    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k)
+    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k, tie)
 
 
 def to_hits(ranked: Sequence[tuple[int, float]], rows: dict[int, ChunkRow]) -> list[Hit]:

@@ -21,6 +21,9 @@ from coderag_postgres.fleet import schema
 from coderag_postgres.fleet.writer import vector_literal
 
 CANDIDATES = 100
+# Equal scores are ordered by where the chunk is, not by its row id: ids depend on the order the
+# rows were written (a cluster writes in another order than a serial build), places do not.
+_PLACE = "r.name, c.path, c.start_line"
 _TOKEN = re.compile(r"^\w+$")
 _LIVE = "c.born <= r.generation AND (c.died IS NULL OR c.died > r.generation)"
 
@@ -80,7 +83,7 @@ def search(conn, query: str, k: int = 10, *, repos: str | None = None, path: str
             tsquery = " | ".join(f"'{t}'" for t in tokens)
             lexical = [(int(i), float(s)) for i, s in conn.execute(
                 "SELECT c.id, ts_rank(c.tsv, q, 1) FROM fleet_chunks c JOIN fleet_repos r ON r.id = c.repo, "
-                f"to_tsquery('simple', %s) q WHERE c.tsv @@ q AND {_LIVE}{where} ORDER BY 2 DESC, c.id LIMIT %s",
+                f"to_tsquery('simple', %s) q WHERE c.tsv @@ q AND {_LIVE}{where} ORDER BY 2 DESC, {_PLACE} LIMIT %s",
                 [tsquery, *params, pool]).fetchall()]
         if mode == "semantic" or (mode == "hybrid" and not parsed.is_symbol):
             semantic = _semantic(conn, query, pool, where, params, embedder)
@@ -98,7 +101,8 @@ def search(conn, query: str, k: int = 10, *, repos: str | None = None, path: str
                 rows[cid] = ChunkRow(cid, f"{name}/{cpath}", "", start, end, lang, symbol, kind, text)
                 where_from[cid] = (name, commit)
     weights = getattr(settings, "weights", None) or {}
-    ranked = rank_labels(query, Candidates(lexical, semantic), rows, k, mode, weights)
+    ranked = rank_labels(query, Candidates(lexical, semantic), rows, k, mode, weights,
+                         tie_key=lambda cid: (rows[cid].path, rows[cid].start_line))
     hits = []
     for cid, score in ranked:
         row, (name, commit) = rows[cid], where_from[cid]
@@ -123,7 +127,7 @@ def _semantic(conn, query: str, pool: int, where: str, params: list, embedder) -
             "ORDER BY embedding <=> %s::vector LIMIT %s) "
             "SELECT c.id, near.score FROM near JOIN fleet_chunks c ON c.text_hash = near.text_hash "
             f"JOIN fleet_repos r ON r.id = c.repo WHERE r.model = %s AND {_LIVE}{where} "
-            "ORDER BY near.score DESC, c.id LIMIT %s",
+            f"ORDER BY near.score DESC, {_PLACE} LIMIT %s",
             [vector, vector, pool, model, *params, pool]).fetchall())
     return out
 
