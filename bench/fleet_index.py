@@ -15,6 +15,12 @@ as a user runs it:
     python bench/fleet_index.py --corpus PATH --workers 2
 
 Prints a JSON summary (with the load average) and writes ``bench/out/fleet-index.json``.
+
+Each run also reports the machine's busy CPU seconds over its wall time
+(``cores_busy``, from ``/proc/stat``: the fleet's processes, the Dask workers
+and the PostgreSQL server together).  A cluster does at least the serial run's
+CPU work on the same cores, so ``serial cores_busy / cpus`` bounds from below
+the ratio any cluster of this machine can reach.
 """
 from __future__ import annotations
 
@@ -55,14 +61,26 @@ def split_corpus(corpus: Path, out: Path) -> list[Path]:
     return repos
 
 
-def fleet(args: list[str]) -> tuple[float, dict]:
-    t0 = time.perf_counter()
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (``None`` where there is no /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def fleet(args: list[str]) -> tuple[float, dict, float | None]:
+    """Wall seconds, the JSON report and the machine's busy CPU seconds of one fleet command."""
+    cpu0, t0 = busy_cpu_seconds(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "coderag_postgres.fleet.cli", *args, "--json"],
                           capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
+    seconds, cpu1 = time.perf_counter() - t0, busy_cpu_seconds()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"coderag-fleet {' '.join(args)} failed: {proc.stderr.strip()}")
-    return seconds, json.loads(proc.stdout)
+    return seconds, json.loads(proc.stdout), None if cpu0 is None or cpu1 is None else cpu1 - cpu0
 
 
 def create_db(server, name: str) -> str:
@@ -89,17 +107,17 @@ def main() -> None:
         cache = str(work / "cache")
         common = ["--cache", cache]
         load_before = os.getloadavg()
-        serial_s, serial = fleet(["index", str(work / "repos.txt"), "--dsn", create_db(server, "serial"),
+        serial_s, serial, serial_cpu = fleet(["index", str(work / "repos.txt"), "--dsn", create_db(server, "serial"),
                                   "--serial", *common])
         dask_dsn = create_db(server, "dask")
-        dask_s, dasked = fleet(["index", str(work / "repos.txt"), "--dsn", dask_dsn,
+        dask_s, dasked, dask_cpu = fleet(["index", str(work / "repos.txt"), "--dsn", dask_dsn,
                                 "--workers", str(args.workers), *common])
         changed = [repos[0], repos[3], repos[6]]
         for repo in changed:
             target = next(p for p in sorted(repo.rglob("*.py")) + sorted(repo.rglob("*.js")) if p.is_file())
             target.write_text(target.read_text() + "\n\ndef fleet_bench_marker():\n    return 42\n")
             git(repo, "commit", "-qam", "change")
-        rerun_s, rerun = fleet(["index", str(work / "repos.txt"), "--dsn", dask_dsn,
+        rerun_s, rerun, _ = fleet(["index", str(work / "repos.txt"), "--dsn", dask_dsn,
                                 "--workers", str(args.workers), *common])
         touched = sorted(r["name"] for r in rerun["repositories"] if r["status"] != "unchanged")
         summary = {
@@ -112,6 +130,13 @@ def main() -> None:
             "serial_s": round(serial_s, 2),
             "dask_s": round(dask_s, 2),
             "ratio": round(dask_s / serial_s, 3),
+            "serial_cpu_s": None if serial_cpu is None else round(serial_cpu, 1),
+            "dask_cpu_s": None if dask_cpu is None else round(dask_cpu, 1),
+            "serial_cores_busy": None if serial_cpu is None else round(serial_cpu / serial_s, 2),
+            "dask_cores_busy": None if dask_cpu is None else round(dask_cpu / dask_s, 2),
+            # The cluster does at least the serial run's CPU work on the same cores.
+            "ratio_floor_on_this_machine": None if serial_cpu is None else round(
+                serial_cpu / (os.cpu_count() or 1) / serial_s, 3),
             "chunks": sum(r["chunks"] for r in dasked["repositories"]),
             "embedded_serial": sum(r["chunks_embedded"] for r in serial["repositories"]),
             "embedded_dask": sum(r["chunks_embedded"] for r in dasked["repositories"]),
