@@ -221,3 +221,23 @@ def test_equal_scores_rank_by_the_tie_key_not_the_label():
     by_place = rank_labels("parse", candidates, rows, 2, "lexical", tie_key=lambda lb: rows[lb].path)
     assert [label for label, _ in by_place] == [7, 3]
     assert by_place[0][1] == by_place[1][1]
+
+
+@pytest.mark.parametrize("text, question", [
+    ("how does the router match a path", True), ("Where is the pool configured", True),
+    ("retry with backoff?", True), ("Return the parsed header.", False), ("However the value", False),
+    ("parse_header", False), ("ZodError structure and issue formatting", False)])
+def test_questions_are_told_from_descriptions(text, question):
+    assert parse_query(text).is_question is question
+
+
+def test_a_question_spreads_its_hits_over_more_files():
+    # Three chunks of one file lead; a question (which a file answers) takes the other file sooner.
+    from coderag.search.fusion import rank_labels
+    rows = {i: row(i, "core/router.py", start=10 * i, end=10 * i + 5) for i in (1, 2, 3)}
+    rows[4], rows[5] = row(4, "core/match.py"), row(5, "docs/conf.py")
+    candidates = Candidates([(1, 1.0), (2, 0.95), (3, 0.9), (4, 0.7), (5, 0.1)], [])
+    weights = {"file_words": 0, "file_coherence": 0, "file_diversity": 0.1, "question_diversity": 0.5}
+    files = lambda q: [rows[lb].path for lb, _ in rank_labels(q, candidates, rows, 2, "lexical", weights)]
+    assert files("route matching for paths") == ["core/router.py", "core/router.py"]
+    assert files("how are routes matched to paths") == ["core/router.py", "core/match.py"]

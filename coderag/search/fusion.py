@@ -53,6 +53,7 @@ DEFAULT_WEIGHTS = {
     "file_words": 0.6,
     "file_coherence": 0.15,
     "file_diversity": 0.2,
+    "question_diversity": 0.5,
 }
 """Measured on the public evaluation corpus and checked on a held-out one (see ``docs/benchmarks.md``)."""
 
@@ -157,7 +158,9 @@ def rank_labels(query: str, candidates: Candidates, rows: dict[int, ChunkRow], k
         spans.append((row.start_line, row.end_line))
         return True
 
-    return diversify(order, scored, lambda lb: rows[lb].path, weights["file_diversity"], new_span, k, tie)
+    # A question asks where something happens: more of its answer is other files.
+    decay = weights["question_diversity"] if parsed.is_question else weights["file_diversity"]
+    return diversify(order, scored, lambda lb: rows[lb].path, decay, new_span, k, tie)
 
 
 def to_hits(ranked: Sequence[tuple[int, float]], rows: dict[int, ChunkRow]) -> list[Hit]:

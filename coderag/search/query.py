@@ -106,6 +106,9 @@ class Query:
         matching against symbol and file names.
     :ivar keywords: the stemmed content words of the query as typed (no stop
         words, no expansions, at least 3 letters), once each, in order.
+    :ivar is_question: the query is asked as a question (``how does the router
+        match``, ``where is the pool configured?``): it asks where something
+        happens, which a file or module answers, not one function.
     """
 
     text: str
@@ -117,6 +120,7 @@ class Query:
     is_symbol: bool
     word_set: frozenset[str]
     keywords: tuple[str, ...] = ()
+    is_question: bool = False
 
 
 def name_key(name: str) -> str:
@@ -137,6 +141,10 @@ def name_terms(name: str) -> tuple[str, ...]:
 
 def _last_component(symbol: str) -> str:
     return re.split(r"\.|::|#|->", symbol.removesuffix("()"))[-1]
+
+
+_QUESTION = re.compile(r"(?i)(how|where|what|which|why|when)\b")
+"""A question word opening the query (docstrings, the other kind of sentence query, rarely start so)."""
 
 
 @lru_cache(maxsize=4096)
@@ -182,4 +190,5 @@ def parse_query(text: str) -> Query:
         is_symbol=is_symbol,
         word_set=frozenset(words),
         keywords=tuple(dict.fromkeys(keywords)),
+        is_question=not is_symbol and bool(_QUESTION.match(text) or text.endswith("?")),
     )
