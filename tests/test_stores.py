@@ -743,3 +743,29 @@ def test_hnsw_commit_folds_a_bounded_share_of_the_delta(tmp_path):
     store = hnsw(path)
     store.compact()  # compact folds everything
     assert len(store._delta) == 0 and store._graphs.live_count() == 151
+
+
+def test_hnsw_a_sparse_shard_is_dissolved_into_the_delta_not_rebuilt_in_one_commit(tmp_path):
+    # Rebuilding a sparse shard re-inserts all its live vectors (a whole shard is ~110k, ~15 s) inside
+    # one commit; dissolved, they are searched exactly and folded back fold_max a commit.
+    path = tmp_path / "v"
+    store = HnswVectorStore(path, dim=DIM, exact_max=0, delta_min=10, delta_ratio=0.0, fold_max=40, build_batch=0)
+    store.add(np.arange(100), VECS[:100])
+    store.compact()
+    assert store._graphs.live_count() == 100 and len(store._delta) == 0
+    store.delete(list(range(60)))  # 60 deleted slots against 40 live: past half
+    store.commit()
+    assert store._graphs.live_count() == 0 and sorted(store._delta.labels.tolist()) == list(range(60, 100))
+    for label in (60, 77, 99):
+        assert store.search(VECS[label], 1)[0][0] == label
+    assert all(hit[0] >= 60 for hit in store.search(VECS[5], 10))
+    store.add([100], VECS[100:101])
+    store.commit()  # the next commit folds the oldest fold_max back into a fresh graph
+    assert store._graphs.live_count() == 40 and len(store._delta) == 1
+    assert all(s.graph is None or s.graph.element_count == len(s.labels) for s in store._graphs.shards)
+    store.close()
+    reopened = hnsw(path, readonly=True)
+    assert len(reopened) == 41
+    for label in range(60, 101):
+        assert reopened.search(VECS[label], 1)[0][0] == label
+    assert not any(p.name.startswith("base-") and "00000001" in p.name for p in path.iterdir())  # old shard collected

@@ -31,7 +31,8 @@ from coderag.stores.atomic import temp_path
 
 
 REBUILD_DEAD_SHARE = 0.5
-"""A shard's graph is rebuilt once its deleted slots outnumber this share of its live vectors."""
+"""A shard is dissolved (its live vectors rebuilt into graphs later) once its deleted slots outnumber
+this share of its live vectors."""
 
 
 @dataclass
@@ -140,13 +141,22 @@ class GraphShards:
 
     # ------------------------------------------------------------- changing
 
-    def fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int], generation: int) -> None:
+    def fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int],
+             generation: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Apply ``tombstones`` to the graphs holding them, then insert ``labels``.
 
         New vectors go to the last shard until it holds ``capacity`` live
         vectors; a full shard is saved (as ``generation``) and dropped from
         memory before the next one starts.
+
+        A shard the tombstones leave sparse (deleted slots past
+        :data:`REBUILD_DEAD_SHARE` of its live vectors) is *dissolved*: it
+        leaves the list, and its live labels and vectors are returned for the
+        store's exact tier.  Rebuilding it here would re-insert up to a whole
+        shard (~110k vectors, ~15 s) inside one commit; from the exact tier the
+        store's later commits fold them back a bounded number at a time.
         """
+        dissolved: list[tuple[np.ndarray, np.ndarray]] = []
         if tombstones:
             dead = np.array(sorted(tombstones), dtype=np.int64)
             for shard, hit in self.holding(dead):
@@ -156,7 +166,8 @@ class GraphShards:
                         graph.mark_deleted(label)
                 shard.labels = np.setdiff1d(shard.labels, hit)
                 shard.changed = True
-                self._rebuild_if_sparse(shard)
+                if graph.element_count - len(shard.labels) > REBUILD_DEAD_SHARE * len(shard.labels):
+                    dissolved.append(self._dissolve(shard))
         start = 0
         while start < len(labels):
             if not self.shards or len(self.shards[-1].labels) >= self.capacity:
@@ -167,6 +178,19 @@ class GraphShards:
             room = self.capacity - len(shard.labels)
             self._insert(shard, labels[start:start + room], vecs[start:start + room])
             start += room
+        if not dissolved:
+            return None
+        return np.concatenate([d[0] for d in dissolved]), np.concatenate([d[1] for d in dissolved])
+
+    def _dissolve(self, shard: Shard) -> tuple[np.ndarray, np.ndarray]:
+        """Drop ``shard`` (its files go with the next commit's garbage); its live labels and vectors."""
+        self.shards.remove(shard)
+        labels, graph = shard.labels, shard.graph
+        shard.graph = None
+        if not len(labels):
+            return labels, np.zeros((0, self.dim), np.float32)
+        # The graph's stored vectors are the normalised ones the exact tier holds too.
+        return labels, np.asarray(graph.get_items(labels.tolist()), dtype=np.float32).reshape(len(labels), self.dim)
 
     def _insert(self, shard: Shard, labels: np.ndarray, vecs: np.ndarray) -> None:
         import hnswlib
@@ -183,7 +207,7 @@ class GraphShards:
         # repair the links, and after many reuses a few live vectors become
         # unreachable (a handful of 3,000 in the store's churn test, none in a
         # fresh graph).  Deleted slots still guide searches until the shard
-        # is rebuilt (see _rebuild_if_sparse).
+        # is dissolved (see fold).
         known = np.asarray(index.get_ids_list() if index.element_count else [], dtype=np.int64)
         in_graph = np.isin(labels, known)
         for label in labels[in_graph].tolist():
@@ -201,26 +225,6 @@ class GraphShards:
             index.add_items(vecs[new], labels[new], num_threads=self.num_threads)
         shard.labels = np.union1d(shard.labels, labels)
         shard.changed = True
-        self._rebuild_if_sparse(shard)
-
-    def _rebuild_if_sparse(self, shard: Shard) -> None:
-        """Rebuild the shard's graph from its live vectors once deleted slots pass :data:`REBUILD_DEAD_SHARE`.
-
-        Amortised, each deletion costs about two more inserts, and a graph
-        holds at most 1.5 times its live vectors.
-        """
-        import hnswlib
-
-        old = shard.graph
-        if old is None or old.element_count - len(shard.labels) <= REBUILD_DEAD_SHARE * len(shard.labels):
-            return
-        index = hnswlib.Index(space=self.space, dim=self.dim)
-        index.init_index(max_elements=max(len(shard.labels), 1), M=self.M, ef_construction=self.ef_construction,
-                         allow_replace_deleted=True)
-        if len(shard.labels):
-            vectors = np.asarray(old.get_items(shard.labels.tolist()), dtype=np.float32)
-            index.add_items(vectors, shard.labels, num_threads=self.num_threads)
-        shard.graph, shard.changed = index, True
 
     def _seal(self, shard: Shard, generation: int) -> None:
         """Write a full shard now and free its memory (it is published by the next commit)."""

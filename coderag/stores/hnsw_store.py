@@ -18,17 +18,16 @@ A commit writes only its own delta segment and the manifest (O(changes)).
 A store of at most ``exact_max`` vectors builds no graph: the exact tier is
 all of it.  Past that, when the delta or the tombstones outgrow
 ``min(delta_max, max(delta_min, delta_ratio * base size))`` the commit first
-folds them into the graph (deleted slots are never reused, since hnswlib's
-reuse leaves some vectors unreachable; a shard whose deleted slots pass half
-its live vectors is rebuilt instead, see :mod:`coderag.stores.hnsw_graphs`,
-so churn grows a graph by at most half).  A big batch of additions (a cold index) is folded into the
-graphs every ``build_batch`` vectors as it arrives, by a background thread
-(hnswlib releases the GIL), instead of being held until the commit: the
-graphs are built while the rest of the update runs, and memory holds one
-shard, however big the repository.  Files of older generations are deleted after the swap; a reader
+folds at most ``fold_max`` of them into the graphs (deleted slots are never
+reused, as hnswlib's reuse leaves some vectors unreachable; a shard whose
+deleted slots pass half its live vectors is dissolved into the delta, see
+:mod:`coderag.stores.hnsw_graphs`).  A cold index's additions are folded
+every ``build_batch`` vectors as they arrive, by a background thread (hnswlib
+releases the GIL), so graphs are built while the update runs and memory holds
+one shard.  Files of older generations are deleted after the swap; a reader
 that loses that race re-reads the manifest and retries.  Opening checks file
-sizes and counts against the manifest (cheap: nothing is hashed), so a
-truncated or missing file raises :class:`~coderag.errors.IndexCorrupt`.
+sizes and counts against the manifest (nothing is hashed), so a truncated or
+missing file raises :class:`~coderag.errors.IndexCorrupt`.
 """
 from __future__ import annotations
 
@@ -77,24 +76,21 @@ class HnswVectorStore:
     :param readonly: open for searching only: nothing is ever written,
         everything is loaded at open, mutating calls raise ``ValueError``.
     :param exact_max: a store with no graph keeps up to this many vectors in
-        the exact tier and builds none.  Building a graph costs ~150 µs of CPU
-        a vector (a cold index of a 15k-chunk repository spent 3.3 s of its
-        9.4 CPU s there), while an exact scan of 40k 256-d vectors takes a few
-        milliseconds a query and finds the true nearest neighbours.
+        the exact tier and builds none: a graph costs ~150 µs of CPU a vector,
+        an exact scan of 40k 256-d vectors a few ms a query, and it is exact.
     :param delta_min: ``delta_ratio``: ``delta_max``: compaction threshold.
-    :param fold_max: a commit folds at most this many of the delta's oldest vectors
-        (~150 µs each on one core; 0: all); later commits fold the rest.
-    :param auto_compact: compact inside :meth:`commit` past the threshold.
-        Compaction inserts the delta into the graph (~1.5 ms per vector on a
-        loaded 2-core machine, so seconds): a caller that must stay fast can
-        pass ``False`` and call :meth:`compact` when :attr:`needs_compaction`.
+    :param fold_max: a commit folds at most this many of the delta's oldest
+        vectors (0: all); later commits fold the rest.  5,000 keeps a commit
+        after heavy churn under ~1 s of inserts (``bench/hnsw_churn.py``).
+    :param auto_compact: compact inside :meth:`commit` past the threshold; a
+        caller that must stay fast can pass ``False`` and call :meth:`compact`
+        when :attr:`needs_compaction`.
     :param num_threads: threads for graph inserts (-1: all cores).  Default 1:
         concurrent inserts link the graph in a different order every run, so
         two cold builds of one commit answered some queries differently
-        (vectors tied at the same distance, e.g. repeated licence headers,
-        fall in or out of the top k).  One thread gives the same graph every
-        time; a cold index of the external benchmark's largest repository
-        took the same time (the pool's workers already keep the cores busy).
+        (vectors tied at the same distance fall in or out of the top k).  One
+        thread gives the same graph every time, and cold indexes took the same
+        time (the pool's workers already keep the cores busy).
     :param build_batch: fold queued additions into the in-memory graph once
         this many are queued and a compaction is due anyway (0: only at commit).
     :param shard_mb: memory of one graph shard (~110k vectors of 256 dims at
@@ -116,7 +112,7 @@ class HnswVectorStore:
         delta_min: int = 1000,
         delta_ratio: float = 0.2,
         delta_max: int = 20000,
-        fold_max: int = 10_000,
+        fold_max: int = 5_000,
         auto_compact: bool = True,
         num_threads: int = 1,
         build_batch: int = 10_000,
@@ -376,7 +372,7 @@ class HnswVectorStore:
         if len(labels):
             self._graph_label_max = max(self._graph_label_max, int(labels.max()))
         if not background:
-            self._fold(labels, vecs, tombstones)
+            self._take_back(self._fold(labels, vecs, tombstones))
             return
         if self._folder is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -388,11 +384,15 @@ class HnswVectorStore:
         """Wait for the background fold, if one runs; its exception is raised here."""
         future, self._fold_future = self._fold_future, None
         if future is not None:
-            future.result()
+            self._take_back(future.result())
 
-    def _fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int]) -> None:
+    def _fold(self, labels: np.ndarray, vecs: np.ndarray, tombstones: set[int]) -> tuple | None:
         # Shards filled now are written as the generation the next commit publishes.
-        self._graphs.fold(labels, vecs, tombstones, self._generation + 1)
+        return self._graphs.fold(labels, vecs, tombstones, self._generation + 1)
+
+    def _take_back(self, dissolved: tuple[np.ndarray, np.ndarray] | None) -> None:
+        if dissolved is not None:  # a dissolved shard's live vectors: later commits fold them back
+            self._delta.extend([dissolved])
 
     def _collect_garbage(self) -> None:
         """Delete temp files and files of generations the manifest no longer uses."""
