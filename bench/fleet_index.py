@@ -67,9 +67,10 @@ def busy_cpu_seconds() -> float | None:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     except OSError:
         return None
-    ticks = [int(f) for f in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq [steal guest ...]: the first seven, less idle and iowait
+    # (steal is time the host gave to others, not work done here; guest time is already in user).
+    ticks = [int(f) for f in fields[:7]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def fleet(args: list[str]) -> tuple[float, dict, float | None]:

@@ -746,8 +746,8 @@ def test_hnsw_commit_folds_a_bounded_share_of_the_delta(tmp_path):
 
 
 def test_hnsw_a_sparse_shard_is_dissolved_into_the_delta_not_rebuilt_in_one_commit(tmp_path):
-    # Rebuilding a sparse shard re-inserts all its live vectors (a whole shard is ~110k, ~15 s) inside
-    # one commit; dissolved, they are searched exactly and folded back fold_max a commit.
+    # Rebuilding a sparse shard re-inserts all its live vectors inside one commit (44k took 7.2 s in
+    # bench/hnsw_churn.py); dissolved, they are searched exactly and folded back fold_max a commit.
     path = tmp_path / "v"
     store = HnswVectorStore(path, dim=DIM, exact_max=0, delta_min=10, delta_ratio=0.0, fold_max=40, build_batch=0)
     store.add(np.arange(100), VECS[:100])

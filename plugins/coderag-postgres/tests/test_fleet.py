@@ -114,3 +114,17 @@ def test_schema_is_versioned_and_migrated_explicitly(repos, pg_dsn):
         conn.execute("UPDATE coderag_schema SET version = 99 WHERE component = 'fleet'")
     proc = fleet("status", "--dsn", pg_dsn, check=False)
     assert proc.returncode != 0 and "newer" in proc.stderr
+
+
+def test_equal_hits_rank_by_place_whatever_order_they_were_written(tmp_path, pg_dsn):
+    # The same file in two repositories scores the same; the one indexed first has the lower row
+    # ids, so ordering ties by id would put "zeta" first. Ties go by repository and path instead.
+    zeta = make_repo(tmp_path / "zeta", {"lib/retry.py": RETRY})
+    alpha = make_repo(tmp_path / "alpha", {"lib/retry.py": RETRY})
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{zeta}\n{alpha}\n")
+    fleet("index", str(listing), "--dsn", pg_dsn, "--serial", "--cache", str(tmp_path / "cache"))
+    for query in ("retry_with_backoff", "retry with exponential backoff"):
+        hits = fleet_json("search", query, "--dsn", pg_dsn)["results"]
+        assert hits[0]["score"] == hits[1]["score"], hits[:2]
+        assert [h["repository"] for h in hits[:2]] == ["alpha", "zeta"], (query, hits[:2])

@@ -35,9 +35,9 @@ def live_content(dsn: str, name: str) -> list[tuple]:
         repo, gen, model = conn.execute("SELECT id, generation, model FROM fleet_repos WHERE name = %s",
                                         (name,)).fetchone()
         return conn.execute(
-            f"SELECT c.path, c.start_line, c.end_line, c.symbol, c.text_hash, v.embedding::text "
+            "SELECT c.path, c.start_line, c.end_line, c.symbol, c.text_hash, v.embedding::text "
             f"FROM fleet_chunks c JOIN fleet_vectors_{int(model)} v ON v.text_hash = c.text_hash "
-            f"WHERE c.repo = %(r)s AND {LIVE.replace('born', 'c.born').replace('died', 'c.died')} "
+            "WHERE c.repo = %(r)s AND c.born <= %(g)s AND (c.died IS NULL OR c.died > %(g)s) "
             "ORDER BY c.path, c.start_line", {"r": repo, "g": gen}).fetchall()
 
 
